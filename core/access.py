@@ -1,0 +1,112 @@
+"""Who may use a view: every view declares exactly one policy, and anything else is denied.
+
+Use one decorator per view::
+
+    @bp.get("/")
+    @public
+    def index(): ...
+
+    @bp.get("/members/<int:member_id>")
+    @staff_required("core.members.view")
+    def member(member_id): ...
+
+A test walks ``app.url_map`` and fails on any view without a policy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+from flask import abort, current_app, g, redirect, request, session, url_for
+from flask_login import current_user
+
+from core.models import ROLES, Member, Staff
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+#: Attribute that records a view's policy, for the url_map test and the docs.
+POLICY_ATTR = "commonwatch_access"
+
+
+def _mark(view: F, policy: str) -> F:
+    setattr(view, POLICY_ATTR, policy)
+    return view
+
+
+def public(view: F) -> F:
+    """Anyone, signed in or not, may use this view."""
+    return _mark(view, "public")
+
+
+def member_required(view: F) -> F:
+    """Only a signed-in resident (who completed two-factor if they enabled it)."""
+
+    @wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        if not isinstance(current_user._get_current_object(), Member):
+            return current_app.login_manager.unauthorized()
+        if current_user.totp_secret and not session.get("mfa"):
+            return redirect(url_for("auth.two_factor", next=request.full_path))
+        return view(*args, **kwargs)
+
+    return _mark(wrapped, "member")
+
+
+def two_factor_pending(view: F) -> F:
+    """A signed-in user of either kind who may still owe a two-factor code."""
+
+    @wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        if not current_user.is_authenticated:
+            return current_app.login_manager.unauthorized()
+        return view(*args, **kwargs)
+
+    return _mark(wrapped, "signed-in")
+
+
+def has_permission(staff: Staff, permission: str) -> bool:
+    """Whether ``staff`` holds ``permission`` (system administrators hold all)."""
+    registry = current_app.extensions["commonwatch"].registry
+    if permission not in registry.permissions:
+        raise LookupError(f"unknown permission {permission!r}")
+    return staff.role == "system_admin" or staff.role in registry.permissions[permission].roles
+
+
+def role_rank(role: str) -> int:
+    """0 for the most powerful role; higher numbers for less powerful ones."""
+    return ROLES.index(role)
+
+
+def staff_required(permission: str | None = None) -> Callable[[F], F]:
+    """Only signed-in staff who passed two-factor and, if given, hold ``permission``."""
+
+    def decorator(view: F) -> F:
+        @wraps(view)
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            user = current_user._get_current_object()
+            if not isinstance(user, Staff):
+                if isinstance(user, Member):
+                    _denied("not staff")
+                return redirect(url_for("auth.staff_sign_in", next=request.full_path))
+            if not session.get("mfa"):
+                target = "auth.two_factor" if user.totp_secret else "auth.two_factor_setup"
+                return redirect(url_for(target, next=request.full_path))
+            if permission and not has_permission(user, permission):
+                _denied(f"lacks {permission}")
+            g.staff = user
+            return view(*args, **kwargs)
+
+        return _mark(wrapped, f"staff:{permission or 'any'}")
+
+    return decorator
+
+
+def _denied(reason: str) -> None:
+    user = current_user
+    who = f"{user.kind}:{user.id}" if user.is_authenticated else "anonymous"
+    current_app.logger.warning(
+        "access denied: %s %s %s (%s)", who, request.method, request.url_rule, reason
+    )
+    abort(403)

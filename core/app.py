@@ -1,0 +1,226 @@
+"""The application factory."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, current_app, g, request, session
+from flask_babel import get_locale
+from flask_login import current_user
+from jinja2 import ChoiceLoader, PackageLoader, PrefixLoader
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from core import defaults
+from core.cli import register_commands
+from core.config import load_config
+from core.extensions import babel, csrf, db, limiter, login_manager, mail, migrate
+from core.models import LANGUAGES, Member, Staff
+from core.plugins import CommonwatchPlugins, PluginError, installed_plugins, parse_enabled
+from core.registry import Registry, build_registry
+
+CORE_DIR = Path(__file__).parent
+
+
+@dataclass
+class CommonwatchState:
+    """What the core keeps on ``app.extensions["commonwatch"]``."""
+
+    plugins: CommonwatchPlugins
+    registry: Registry
+    migration_locations: list[str] = field(default_factory=list)
+    plugin_models: dict[str, list[type]] = field(default_factory=dict)
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_foreign_keys(dbapi_connection: Any, _record: Any) -> None:
+    # SQLite ignores ON DELETE CASCADE unless asked; erasure relies on it.
+    if type(dbapi_connection).__module__.startswith("sqlite3"):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+
+@migrate.configure
+def _alembic_config(config: Any) -> Any:
+    # The core's revisions plus every enabled plugin's branch.
+    state = current_app.extensions["commonwatch"]
+    locations = [str(CORE_DIR / "migrations" / "versions"), *state.migration_locations]
+    config.set_main_option("path_separator", "os")
+    config.set_main_option("version_locations", os.pathsep.join(locations))
+    return config
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build a Commonwatch app from defaults, ``COMMONWATCH_*`` variables and ``config``.
+
+    Loads the enabled plugins (raising :class:`core.plugins.PluginError` naming each one
+    that fails), builds the registry of what they contribute and registers their
+    blueprints, commands and migrations.
+    """
+    app = Flask("core", instance_relative_config=True)
+    load_config(app, config)
+
+    plugins = CommonwatchPlugins()
+    plugins.register_core(defaults)
+    installed = installed_plugins()
+    plugins.load(parse_enabled(app.config.get("PLUGINS"), installed), installed)
+    state = CommonwatchState(plugins=plugins, registry=build_registry(plugins))
+    app.extensions["commonwatch"] = state
+
+    _init_extensions(app)
+    _register_core_blueprints(app)
+    register_commands(app)
+    _load_plugin_parts(app, state)
+    _init_templates(app)
+    plugins.call("commonwatch_app_ready", app=app)
+    return app
+
+
+def _init_extensions(app: Flask) -> None:
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(CORE_DIR / "migrations"), render_as_batch=True)
+    csrf.init_app(app)
+    mail.init_app(app)
+    limiter.init_app(app)
+    babel.init_app(
+        app,
+        locale_selector=_select_locale,
+        default_translation_directories=str(CORE_DIR / "translations"),
+    )
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.sign_in"
+    login_manager.login_message = None
+    login_manager.session_protection = "strong"
+
+
+def _select_locale() -> str:
+    chosen = request.args.get("lang")
+    if chosen in LANGUAGES:
+        session["lang"] = chosen
+        return chosen
+    if session.get("lang") in LANGUAGES:
+        return session["lang"]
+    if isinstance(current_user, Member) and current_user.language in LANGUAGES:
+        return current_user.language
+    return request.accept_languages.best_match(LANGUAGES) or "en"
+
+
+@login_manager.user_loader
+def _load_user(user_id: str) -> Member | Staff | None:
+    try:
+        kind, pk, version = user_id.split(":")
+    except ValueError:
+        return None
+    model = {"m": Member, "s": Staff}.get(kind)
+    if model is None or not pk.isdigit():
+        return None
+    user = db.session.get(model, int(pk))
+    if user is None or str(user.auth_version) != version or not user.is_active:
+        return None
+    return user
+
+
+def _register_core_blueprints(app: Flask) -> None:
+    from core.views import account, auth, public, staff
+
+    for bp in (public.bp, auth.bp, account.bp, staff.bp):
+        app.register_blueprint(bp)
+
+
+def _load_plugin_parts(app: Flask, state: CommonwatchState) -> None:
+    plugins = state.plugins
+    for plugin, blueprints in plugins.call_each("commonwatch_blueprints"):
+        for bp in blueprints or ():
+            if bp.name != plugin and not bp.name.startswith(plugin + "."):
+                raise PluginError(f"plugin {plugin!r} blueprint {bp.name!r} must be named after it")
+            app.register_blueprint(bp)
+    for plugin, models in plugins.call_each("commonwatch_models"):
+        for model in models or ():
+            table = getattr(model, "__tablename__", "")
+            if not table.startswith(plugin + "_"):
+                raise PluginError(
+                    f"plugin {plugin!r} table {table!r} must be named {plugin}_..."
+                )
+        state.plugin_models[plugin] = list(models or ())
+    for _plugin, locations in plugins.call_each("commonwatch_migration_locations"):
+        state.migration_locations.extend(str(p) for p in locations or ())
+    for plugin, commands in plugins.call_each("commonwatch_cli_commands"):
+        for command in commands or ():
+            if command.name in app.cli.commands:
+                raise PluginError(f"plugin {plugin!r} command {command.name!r} already exists")
+            app.cli.add_command(command)
+    # Translations shipped by plugins join the core's catalogue.
+    dirs = [str(CORE_DIR / "translations")]
+    for name in plugins.enabled:
+        module = plugins.plugin_module(name)
+        if module and module.__file__:
+            candidate = Path(module.__file__).parent / "translations"
+            if candidate.is_dir():
+                dirs.append(str(candidate))
+    app.config["BABEL_TRANSLATION_DIRECTORIES"] = ";".join(dirs)
+
+
+def _init_templates(app: Flask) -> None:
+    app.jinja_loader = ChoiceLoader(
+        [
+            app.jinja_loader,
+            PrefixLoader(
+                {
+                    "govuk_frontend_jinja": PackageLoader("govuk_frontend_jinja"),
+                    "govuk_frontend_wtf": PackageLoader("govuk_frontend_wtf"),
+                }
+            ),
+        ]
+    )
+    app.jinja_env.add_extension("jinja2.ext.do")
+    from govuk_frontend_wtf.main import WTFormsHelpers
+
+    WTFormsHelpers(app)
+
+    @app.before_request
+    def _nonce() -> None:
+        g.csp_nonce = secrets.token_urlsafe(16)
+
+    @app.context_processor
+    def _page_context() -> dict[str, Any]:
+        state = app.extensions["commonwatch"]
+        user = current_user._get_current_object() if current_user.is_authenticated else None
+        items = [
+            item
+            for _plugin, result in state.plugins.call_each("commonwatch_navigation", user=user)
+            for item in result or ()
+        ]
+        return {
+            "navigation": sorted(items, key=lambda i: i.order),
+            "brand": {
+                "name": app.config["BRAND_NAME"],
+                "tagline": app.config["BRAND_TAGLINE"],
+                "colour": app.config["BRAND_COLOUR"],
+                "logo": app.config["BRAND_LOGO_URL"],
+            },
+            "locale": str(get_locale()),
+            "csp_nonce": g.get("csp_nonce", ""),
+        }
+
+    @app.after_request
+    def _headers(response: Any) -> Any:
+        nonce = g.get("csp_nonce", "")
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            f"default-src 'self'; script-src 'self' 'nonce-{nonce}'; "
+            f"style-src 'self' 'nonce-{nonce}'; img-src 'self' data: https:; "
+            "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'",
+        )
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        if current_user.is_authenticated:
+            response.headers["Cache-Control"] = "no-store"
+        return response
+

@@ -1,0 +1,247 @@
+"""The area hierarchy and the postcode table: lookups and CSV imports.
+
+Import formats are documented in docs/data-formats.md. An import checks the whole file
+first; one bad row stops it with the row's line number and nothing is written.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import IO
+
+from flask import current_app
+from sqlalchemy import ColumnElement, false, or_, select
+
+from core.extensions import db
+from core.models import Area, Postcode
+
+_POSTCODE_RE = re.compile(r"^([A-Z]{1,2}[0-9][A-Z0-9]?)([0-9][A-Z]{2})$")
+
+AREA_COLUMNS = ("code", "name", "level", "parent_code", "households", "boundary")
+POSTCODE_COLUMNS = ("postcode", "area_code", "latitude", "longitude")
+
+
+class DataImportError(ValueError):
+    """A file that cannot be imported; ``line`` is the 1-based line in the file."""
+
+    def __init__(self, line: int, reason: str) -> None:
+        super().__init__(f"line {line}: {reason}")
+        self.line = line
+        self.reason = reason
+
+
+def normalise_postcode(raw: str) -> str | None:
+    """A UK postcode in its standard form ("al13ah" -> "AL1 3AH"), or None if it is
+    not shaped like one."""
+    compact = re.sub(r"\s+", "", raw or "").upper()
+    match = _POSTCODE_RE.match(compact)
+    if not match:
+        return None
+    return f"{match.group(1)} {match.group(2)}"
+
+
+def area_levels() -> list[str]:
+    """The configured levels of the hierarchy, top first."""
+    levels = current_app.config["AREA_LEVELS"]
+    if isinstance(levels, str):
+        levels = [lv.strip() for lv in levels.split(",") if lv.strip()]
+    return list(levels)
+
+
+def lookup_postcode(raw: str) -> Postcode | None:
+    """The postcode row for ``raw`` (any spacing or case), or None."""
+    normalised = normalise_postcode(raw)
+    return db.session.get(Postcode, normalised) if normalised else None
+
+
+def within(areas: Iterable[Area], area_id_column: ColumnElement[int]) -> ColumnElement[bool]:
+    """SQL: ``area_id_column`` is one of ``areas`` or one of their descendants."""
+    paths = [a.path for a in areas]
+    if not paths:
+        return false()
+    inside = select(Area.id).where(or_(*(Area.path.startswith(p) for p in paths)))
+    return area_id_column.in_(inside)
+
+
+def ancestors(area: Area) -> list[Area]:
+    """The area's ancestors, top first, then the area itself."""
+    ids = [int(i) for i in area.path.strip("/").split("/") if i]
+    by_id = {a.id: a for a in db.session.scalars(select(Area).where(Area.id.in_(ids)))}
+    return [by_id[i] for i in ids if i in by_id]
+
+
+# -- imports ------------------------------------------------------------------------------
+
+
+@dataclass
+class ImportResult:
+    created: int
+    updated: int
+
+
+def _rows(
+    fh: IO[str], columns: tuple[str, ...], required: tuple[str, ...]
+) -> Iterable[tuple[int, dict[str, str]]]:
+    reader = csv.DictReader(fh)
+    header = reader.fieldnames or []
+    missing = [c for c in required if c not in header]
+    if missing:
+        raise DataImportError(1, f"missing column(s): {', '.join(missing)}")
+    unknown = [c for c in header if c not in columns]
+    if unknown:
+        raise DataImportError(1, f"unknown column(s): {', '.join(unknown)}")
+    for row in reader:
+        yield reader.line_num, {k: (v or "").strip() for k, v in row.items() if k}
+
+
+def _boundary(line: int, text: str) -> str | None:
+    if not text:
+        return None
+    try:
+        geometry = json.loads(text)
+    except ValueError as exc:
+        raise DataImportError(line, f"boundary is not valid JSON ({exc.msg})") from None
+    if not isinstance(geometry, dict) or geometry.get("type") not in ("Polygon", "MultiPolygon"):
+        raise DataImportError(line, "boundary must be a GeoJSON Polygon or MultiPolygon")
+    if not isinstance(geometry.get("coordinates"), list) or not geometry["coordinates"]:
+        raise DataImportError(line, "boundary has no coordinates")
+    return json.dumps(geometry, separators=(",", ":"))
+
+
+def import_areas(fh: IO[str], progress: Callable[[int], None] | None = None) -> ImportResult:
+    """Create or update areas from CSV; all-or-nothing.
+
+    Parents must already exist or come earlier in the file. A level must be one below
+    its parent's in the configured hierarchy.
+    """
+    levels = area_levels()
+    existing = {a.code: a for a in db.session.scalars(select(Area))}
+    seen: dict[str, int] = {}
+    parsed = []
+    for line, row in _rows(fh, AREA_COLUMNS, ("code", "name", "level")):
+        code, name, level = row["code"], row["name"], row["level"].lower()
+        if not code:
+            raise DataImportError(line, "code is empty")
+        if code in seen:
+            raise DataImportError(line, f"code {code} repeats line {seen[code]}")
+        seen[code] = line
+        if not name:
+            raise DataImportError(line, "name is empty")
+        if level not in levels:
+            raise DataImportError(line, f"level {level!r} is not one of {', '.join(levels)}")
+        parent_code = row.get("parent_code", "")
+        if levels.index(level) == 0:
+            if parent_code:
+                raise DataImportError(line, f"a {level} has no parent, but {parent_code} is given")
+        else:
+            if not parent_code:
+                raise DataImportError(line, f"a {level} needs a parent_code")
+            parent_level = next(
+                (lv for c, lv, *_ in parsed if c == parent_code),
+                existing[parent_code].level if parent_code in existing else None,
+            )
+            if parent_level is None:
+                raise DataImportError(
+                    line, f"parent_code {parent_code} is neither in the database nor earlier"
+                )
+            if levels.index(parent_level) != levels.index(level) - 1:
+                raise DataImportError(
+                    line, f"a {level} cannot sit under a {parent_level} ({parent_code})"
+                )
+        households_text = row.get("households", "")
+        households = None
+        if households_text:
+            if not households_text.isdigit():
+                raise DataImportError(line, f"households {households_text!r} is not a whole number")
+            households = int(households_text)
+        boundary = _boundary(line, row.get("boundary", ""))
+        parsed.append((code, level, name, parent_code, households, boundary))
+
+    created = updated = 0
+    by_code = dict(existing)
+    for n, (code, level, name, parent_code, households, boundary) in enumerate(parsed, 1):
+        area = by_code.get(code)
+        if area is None:
+            area = Area(code=code)
+            db.session.add(area)
+            by_code[code] = area
+            created += 1
+        else:
+            updated += 1
+        area.name, area.level, area.households, area.boundary = name, level, households, boundary
+        area.parent = by_code[parent_code] if parent_code else None
+        if progress and n % 500 == 0:
+            progress(n)
+    db.session.flush()
+    _rebuild_paths(by_code.values())
+    db.session.commit()
+    return ImportResult(created, updated)
+
+
+def _rebuild_paths(areas: Iterable[Area]) -> None:
+    by_id = {a.id: a for a in areas}
+
+    def path(area: Area) -> str:
+        if area.parent_id is None:
+            return f"/{area.id}/"
+        parent = by_id.get(area.parent_id) or db.session.get(Area, area.parent_id)
+        return path(parent) + f"{area.id}/"
+
+    for area in by_id.values():
+        area.path = path(area)
+
+
+def import_postcodes(
+    fh: IO[str], progress: Callable[[int], None] | None = None
+) -> ImportResult:
+    """Create or update postcodes from CSV; all-or-nothing."""
+    area_ids = {code: pk for code, pk in db.session.execute(select(Area.code, Area.id))}
+    seen: dict[str, int] = {}
+    parsed = []
+    for line, row in _rows(fh, POSTCODE_COLUMNS, ("postcode", "area_code")):
+        postcode = normalise_postcode(row["postcode"])
+        if postcode is None:
+            raise DataImportError(line, f"{row['postcode']!r} is not a UK postcode")
+        if postcode in seen:
+            raise DataImportError(line, f"postcode {postcode} repeats line {seen[postcode]}")
+        seen[postcode] = line
+        if row["area_code"] not in area_ids:
+            raise DataImportError(line, f"area_code {row['area_code']!r} is not a known area")
+        coords = []
+        for key, low, high in (("latitude", -90, 90), ("longitude", -180, 180)):
+            text = row.get(key, "")
+            if not text:
+                coords.append(None)
+                continue
+            try:
+                value = float(text)
+            except ValueError:
+                raise DataImportError(line, f"{key} {text!r} is not a number") from None
+            if not low <= value <= high:
+                raise DataImportError(line, f"{key} {value} is out of range")
+            coords.append(value)
+        if (coords[0] is None) != (coords[1] is None):
+            raise DataImportError(line, "give both latitude and longitude, or neither")
+        parsed.append((postcode, area_ids[row["area_code"]], coords[0], coords[1]))
+
+    existing = set(db.session.scalars(select(Postcode.postcode)))
+    created = updated = 0
+    for n, (postcode, area_id, lat, lon) in enumerate(parsed, 1):
+        if postcode in existing:
+            db.session.merge(
+                Postcode(postcode=postcode, area_id=area_id, latitude=lat, longitude=lon)
+            )
+            updated += 1
+        else:
+            db.session.add(
+                Postcode(postcode=postcode, area_id=area_id, latitude=lat, longitude=lon)
+            )
+            created += 1
+        if progress and n % 1000 == 0:
+            progress(n)
+    db.session.commit()
+    return ImportResult(created, updated)

@@ -1,0 +1,100 @@
+"""Configuration: defaults, then ``COMMONWATCH_*`` environment variables, then a mapping.
+
+docs/configuration.md lists every setting.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+PREFIX = "COMMONWATCH_"
+
+DEFAULTS: dict[str, Any] = {
+    #: SQLAlchemy URL; unset means SQLite in the instance folder.
+    "DATABASE_URL": None,
+    #: Redis URL; unset means jobs run in-process and rate limits are kept in memory.
+    "REDIS_URL": None,
+    #: Comma-separated plugin names, "all" (default) or "none".
+    "PLUGINS": "all",
+    "SECRET_KEY": None,
+    #: Public address of the site, used for links in emails (never the Host header).
+    "BASE_URL": "http://localhost:5000",
+    "BRAND_NAME": "Commonwatch",
+    #: Shown under the name; unset shows a translated default.
+    "BRAND_TAGLINE": None,
+    #: Header background; must keep white text readable (contrast 4.5:1 or more).
+    "BRAND_COLOUR": "#1d4f91",
+    #: URL of a logo shown in the header, or None.
+    "BRAND_LOGO_URL": None,
+    "AREA_LEVELS": "force,district,ward,street",
+    "PRIVACY_NOTICE_VERSION": "2026-11",
+    "MAIL_SERVER": "localhost",
+    "MAIL_PORT": 25,
+    "MAIL_USE_TLS": False,
+    "MAIL_USE_SSL": False,
+    "MAIL_USERNAME": None,
+    "MAIL_PASSWORD": None,
+    "MAIL_DEFAULT_SENDER": "Commonwatch <no-reply@localhost>",
+    #: Sign-in attempts allowed per account (and per address) in the window.
+    "SIGN_IN_LIMIT": "10 per 5 minutes",
+    "RQ_QUEUES": "default",
+}
+
+
+def _parse(value: str) -> Any:
+    lowered = value.strip().lower()
+    if lowered in ("true", "yes", "on"):
+        return True
+    if lowered in ("false", "no", "off"):
+        return False
+    if lowered.isdigit():
+        return int(lowered)
+    return value
+
+
+def sqlalchemy_url(url: str) -> str:
+    """Use psycopg 3 for PostgreSQL URLs given in the common short forms."""
+    for short in ("postgres://", "postgresql://"):
+        if url.startswith(short):
+            return "postgresql+psycopg://" + url[len(short):]
+    return url
+
+
+def load_config(app: Flask, config: Mapping[str, Any] | None) -> None:
+    """Fill ``app.config`` from defaults, the environment and ``config``, in that order."""
+    app.config.update(DEFAULTS)
+    for key, value in os.environ.items():
+        if key.startswith(PREFIX) and not key.startswith(PREFIX + "TEST_"):
+            app.config[key[len(PREFIX):]] = _parse(value)
+    if config:
+        app.config.update(config)
+
+    instance = Path(app.instance_path)
+    if not app.config.get("DATABASE_URL") or not app.config.get("SECRET_KEY"):
+        instance.mkdir(parents=True, exist_ok=True)
+    url = app.config.get("DATABASE_URL") or f"sqlite:///{instance / 'commonwatch.sqlite'}"
+    app.config["SQLALCHEMY_DATABASE_URI"] = sqlalchemy_url(url)
+    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True})
+
+    if not app.config.get("SECRET_KEY"):
+        # Development only: a key kept in the instance folder so sessions survive restarts.
+        key_file = instance / "secret_key"
+        if not key_file.exists():
+            key_file.write_text(secrets.token_hex(32))
+            key_file.chmod(0o600)
+        app.config["SECRET_KEY"] = key_file.read_text().strip()
+
+    redis_url = app.config.get("REDIS_URL")
+    app.config.setdefault("RATELIMIT_STORAGE_URI", redis_url or "memory://")
+    app.config.setdefault("MAX_CONTENT_LENGTH", 2 * 1024 * 1024)
+    app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
+    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
+    app.config.setdefault("SESSION_COOKIE_SECURE", app.config["BASE_URL"].startswith("https"))
+    app.config.setdefault("REMEMBER_COOKIE_SAMESITE", "Lax")
+    app.config.setdefault("BABEL_DEFAULT_LOCALE", "en")

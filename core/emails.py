@@ -1,0 +1,72 @@
+"""Emails the core sends, as background jobs that take ids only."""
+
+from __future__ import annotations
+
+from flask import current_app, render_template
+from flask_babel import force_locale
+from flask_babel import gettext as _
+from flask_mail import Message
+
+from core.extensions import db, mail
+from core.models import Member, Staff
+from core.security import make_token, password_fingerprint
+
+VERIFY_MAX_AGE = 7 * 24 * 3600
+DOORSTEP_MAX_AGE = 14 * 24 * 3600
+RESET_MAX_AGE = 3600
+
+
+def external_url(endpoint: str, **values: str) -> str:
+    """An absolute link built from ``BASE_URL`` (never from a request's Host header)."""
+    adapter = current_app.url_map.bind("localhost", script_name="/")
+    return current_app.config["BASE_URL"].rstrip("/") + adapter.build(endpoint, values)
+
+
+def send(to: str, subject: str, template: str, language: str = "en", **context: object) -> None:
+    """Render ``emails/<template>.txt`` (and ``.html``) in ``language`` and send it."""
+    with force_locale(language):
+        brand = current_app.config["BRAND_NAME"]
+        msg = Message(
+            subject=f"{subject} – {brand}",
+            recipients=[to],
+            body=render_template(f"emails/{template}.txt", brand_name=brand, **context),
+        )
+    mail.send(msg)
+
+
+def send_verification_email(member_id: int) -> None:
+    """Ask a resident to confirm their email address."""
+    member = db.session.get(Member, member_id)
+    if member is None or member.email_verified_at:
+        return
+    token = make_token("verify-email", {"m": member.id, "e": member.email})
+    with force_locale(member.language):
+        subject = _("Confirm your email address")
+    send(member.email, subject, "verify_email", member.language, member=member,
+         link=external_url("account.verify_email", token=token))
+
+
+def send_doorstep_confirmation(member_id: int) -> None:
+    """Ask a resident registered by staff to confirm and choose a password."""
+    member = db.session.get(Member, member_id)
+    if member is None:
+        return
+    token = make_token("doorstep", {"m": member.id, "e": member.email})
+    with force_locale(member.language):
+        subject = _("Confirm your registration")
+    send(member.email, subject, "doorstep", member.language, member=member,
+         link=external_url("account.confirm_doorstep", token=token))
+
+
+def send_password_reset(kind: str, user_id: int) -> None:
+    """Send a single-use link to choose a new password."""
+    model = Member if kind == "m" else Staff
+    user = db.session.get(model, user_id)
+    if user is None:
+        return
+    token = make_token("reset", {"k": kind, "u": user.id, "f": password_fingerprint(user)})
+    language = getattr(user, "language", "en")
+    with force_locale(language):
+        subject = _("Reset your password")
+    send(user.email, subject, "reset_password", language, user=user,
+         link=external_url("auth.reset_password", token=token))

@@ -1,0 +1,411 @@
+"""Forms of the core's pages, rendered with GOV.UK Frontend widgets.
+
+The registration and profile forms are built per request, because the enabled plugins
+decide which interests and extra fields they offer.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from email_validator import EmailNotValidError, validate_email
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from govuk_frontend_wtf.wtforms_widgets import (
+    GovCheckboxesInput,
+    GovCheckboxInput,
+    GovPasswordInput,
+    GovRadioInput,
+    GovSelect,
+    GovSubmitInput,
+    GovTextArea,
+    GovTextInput,
+)
+from sqlalchemy import select
+from wtforms import (
+    BooleanField,
+    Field,
+    Form,
+    PasswordField,
+    RadioField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    SubmitField,
+    TextAreaField,
+    ValidationError,
+)
+from wtforms.validators import EqualTo, InputRequired, Length, Optional
+
+from core.areas import lookup_postcode
+from core.extensions import db
+from core.members import DEMOGRAPHICS, MemberData
+from core.models import ROLES, Organisation
+from core.phones import normalise_phone
+from core.registry import Registry
+from core.security import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
+
+CHANNEL_LABELS = {
+    "email": _l("Email"),
+    "sms": _l("Text message (SMS)"),
+    "voice": _l("Voice call"),
+    "push": _l("App or browser notification"),
+}
+LANGUAGE_LABELS = [("en", "English"), ("cy", "Cymraeg (Welsh)")]
+ROLE_LABELS = {
+    "system_admin": _l("System administrator"),
+    "force_admin": _l("Force administrator"),
+    "supervisor": _l("Supervisor"),
+    "officer": _l("Officer"),
+    "coordinator": _l("Coordinator (volunteer)"),
+}
+DEMOGRAPHIC_LABELS = {
+    "age_band": (
+        _l("Your age (optional)"),
+        {
+            "under_25": _l("Under 25"),
+            "25_44": _l("25 to 44"),
+            "45_64": _l("45 to 64"),
+            "65_74": _l("65 to 74"),
+            "75_plus": _l("75 or over"),
+        },
+    ),
+    "ethnic_group": (
+        _l("Your ethnic group (optional)"),
+        {
+            "asian": _l("Asian or Asian British"),
+            "black": _l("Black, Black British, Caribbean or African"),
+            "mixed": _l("Mixed or multiple ethnic groups"),
+            "white": _l("White"),
+            "other": _l("Another ethnic group"),
+        },
+    ),
+}
+
+
+def check_email(form: Form, field: Field) -> None:
+    """Validate and normalise an email address in place."""
+    try:
+        field.data = validate_email(field.data or "", check_deliverability=False).normalized
+    except EmailNotValidError:
+        raise ValidationError(
+            _l("Enter an email address in the correct format, like name@example.com")
+        ) from None
+
+
+def check_postcode(form: Form, field: Field) -> None:
+    """The postcode must be one we cover."""
+    if not field.data or not field.data.strip():
+        return
+    postcode = lookup_postcode(field.data)
+    if postcode is None:
+        from core.areas import normalise_postcode
+
+        if normalise_postcode(field.data) is None:
+            raise ValidationError(_l("Enter a real postcode, like HF1 1AB"))
+        raise ValidationError(
+            _l("We do not cover this postcode yet. Check it, or contact your local police.")
+        )
+    field.data = postcode.postcode
+
+
+def check_phone(form: Form, field: Field) -> None:
+    """An optional UK (or +country) phone number, stored in E.164."""
+    if not field.data or not field.data.strip():
+        field.data = None
+        return
+    e164 = normalise_phone(field.data)
+    if e164 is None:
+        raise ValidationError(
+            _l("Enter a phone number, like 01632 960 001, 07700 900 982 or +44 808 157 0192")
+        )
+    field.data = e164
+
+
+def _text(label: Any, *validators: Any, **kwargs: Any) -> StringField:
+    return StringField(label, validators=list(validators), widget=GovTextInput(), **kwargs)
+
+
+class ResidentFormBase(FlaskForm):
+    """Fields every resident form shares; plugin fields are added per request."""
+
+    name = _text(
+        _l("Full name"),
+        InputRequired(message=_l("Enter your full name")),
+        Length(max=200, message=_l("Name must be 200 characters or fewer")),
+    )
+    email = _text(
+        _l("Email address"),
+        InputRequired(message=_l("Enter your email address")),
+        check_email,
+        Length(max=254),
+    )
+    address_line = _text(
+        _l("First line of address"),
+        InputRequired(message=_l("Enter the first line of your address")),
+        Length(max=255),
+        description=_l("For example, 12 Mill Lane"),
+    )
+    postcode = _text(
+        _l("Postcode"),
+        InputRequired(message=_l("Enter your postcode")),
+        check_postcode,
+        description=_l("We use it to send you alerts for your street, ward and district"),
+    )
+    phone = _text(
+        _l("Phone number (optional)"),
+        check_phone,
+        description=_l("Needed for text messages and voice calls"),
+    )
+    channels = SelectMultipleField(
+        _l("How should we contact you?"),
+        choices=list(CHANNEL_LABELS.items()),
+        default=["email"],
+        widget=GovCheckboxesInput(),
+        validators=[InputRequired(message=_l("Choose at least one way to contact you"))],
+    )
+    interests = SelectMultipleField(
+        _l("What would you like to hear about?"),
+        choices=[],
+        widget=GovCheckboxesInput(),
+        validate_choice=True,
+    )
+    organisations = SelectMultipleField(
+        _l("Who may see your details and contact you?"),
+        choices=[],
+        coerce=int,
+        widget=GovCheckboxesInput(),
+        description=_l("You can change this at any time"),
+        validators=[InputRequired(message=_l("Choose at least one organisation"))],
+    )
+    language = RadioField(
+        _l("Which language would you like messages in?"),
+        choices=LANGUAGE_LABELS,
+        default="en",
+        widget=GovRadioInput(),
+    )
+    age_band = RadioField(
+        DEMOGRAPHIC_LABELS["age_band"][0],
+        choices=list(DEMOGRAPHIC_LABELS["age_band"][1].items()),
+        validators=[Optional()],
+        widget=GovRadioInput(),
+        validate_choice=False,
+    )
+    ethnic_group = RadioField(
+        DEMOGRAPHIC_LABELS["ethnic_group"][0],
+        choices=list(DEMOGRAPHIC_LABELS["ethnic_group"][1].items()),
+        validators=[Optional()],
+        widget=GovRadioInput(),
+        validate_choice=False,
+    )
+
+    def validate_channels(self, field: Field) -> None:
+        """Text and voice need a phone number."""
+        if {"sms", "voice"} & set(field.data or []) and not self.phone.data:
+            raise ValidationError(_l("Enter a phone number to get text messages or calls"))
+
+    def validate_age_band(self, field: Field) -> None:
+        if field.data and field.data not in DEMOGRAPHICS["age_band"]:
+            raise ValidationError(_l("Choose an age band from the list"))
+
+    def validate_ethnic_group(self, field: Field) -> None:
+        if field.data and field.data not in DEMOGRAPHICS["ethnic_group"]:
+            raise ValidationError(_l("Choose an ethnic group from the list"))
+
+    #: Form field name -> qualified plugin field name.
+    plugin_field_names: dict[str, str] = {}
+
+    def to_data(self) -> MemberData:
+        """The resident's answers as :class:`core.members.MemberData`."""
+        return MemberData(
+            name=self.name.data,
+            email=self.email.data,
+            address_line=self.address_line.data,
+            postcode=self.postcode.data,
+            phone=self.phone.data,
+            language=self.language.data,
+            channels=list(self.channels.data or []),
+            interests=list(self.interests.data or []),
+            organisation_ids=list(self.organisations.data or []),
+            fields={
+                qualified: self[form_name].data
+                for form_name, qualified in self.plugin_field_names.items()
+            },
+            demographics={
+                k: self[k].data for k in DEMOGRAPHICS if self[k].data
+            },
+        )
+
+    def fill(self, data: MemberData) -> None:
+        """Put a resident's current answers in the form (for the profile page)."""
+        for key in ("name", "email", "address_line", "postcode", "language"):
+            self[key].data = getattr(data, key)
+        self.phone.data = data.phone or ""
+        self.channels.data = data.channels
+        self.interests.data = data.interests
+        self.organisations.data = data.organisation_ids
+        for form_name, qualified in self.plugin_field_names.items():
+            if qualified in data.fields:
+                self[form_name].process(None, data=data.fields[qualified])
+        for k in DEMOGRAPHICS:
+            self[k].data = data.demographics.get(k)
+
+
+class RegistrationExtras(ResidentFormBase):
+    password = PasswordField(
+        _l("Create a password"),
+        validators=[
+            InputRequired(message=_l("Create a password")),
+            Length(
+                min=MIN_PASSWORD_LENGTH,
+                max=MAX_PASSWORD_LENGTH,
+                message=_l("Password must be between 12 and 128 characters"),
+            ),
+        ],
+        widget=GovPasswordInput(),
+        description=_l("At least 12 characters. A few words strung together work well."),
+    )
+    password_confirm = PasswordField(
+        _l("Type the password again"),
+        validators=[EqualTo("password", message=_l("The passwords do not match"))],
+        widget=GovPasswordInput(),
+    )
+    privacy = BooleanField(
+        _l("I have read the privacy notice and agree to my details being kept as it describes"),
+        validators=[InputRequired(message=_l("You must agree to the privacy notice to register"))],
+        widget=GovCheckboxInput(),
+    )
+    submit = SubmitField(_l("Register"), widget=GovSubmitInput())
+
+
+class DoorstepExtras(ResidentFormBase):
+    consent_confirmed = BooleanField(
+        _l("The resident has been shown the privacy notice and agrees to register"),
+        validators=[InputRequired(message=_l("Confirm the resident agrees to register"))],
+        widget=GovCheckboxInput(),
+    )
+    submit = SubmitField(_l("Register resident"), widget=GovSubmitInput())
+
+
+class ProfileExtras(ResidentFormBase):
+    submit = SubmitField(_l("Save changes"), widget=GovSubmitInput())
+
+
+def resident_form(base: type[ResidentFormBase], registry: Registry, **kwargs: Any
+                  ) -> ResidentFormBase:
+    """A resident form of kind ``base`` carrying the enabled plugins' interests and fields."""
+    attrs: dict[str, Any] = {}
+    names: dict[str, str] = {}
+    for qualified, profile_field in registry.member_fields.items():
+        form_name = "field__" + qualified.replace(".", "__")
+        attrs[form_name] = profile_field.field()
+        names[form_name] = qualified
+    attrs["plugin_field_names"] = names
+    form_class = type(base.__name__, (base,), attrs)
+    form = form_class(**kwargs)
+    form.interests.choices = [(w.name, w.label) for w in registry.watch_types.values()]
+    form.organisations.choices = [
+        (o.id, o.name) for o in db.session.scalars(select(Organisation).order_by(Organisation.name))
+    ]
+    return form
+
+
+class SignInForm(FlaskForm):
+    email = _text(_l("Email address"), InputRequired(message=_l("Enter your email address")))
+    password = PasswordField(
+        _l("Password"),
+        validators=[InputRequired(message=_l("Enter your password"))],
+        widget=GovPasswordInput(),
+    )
+    submit = SubmitField(_l("Sign in"), widget=GovSubmitInput())
+
+
+class TwoFactorForm(FlaskForm):
+    code = _text(
+        _l("Code"),
+        InputRequired(message=_l("Enter the code from your authenticator app")),
+        description=_l("The 6-digit code from your app, or one of your recovery codes"),
+    )
+    submit = SubmitField(_l("Continue"), widget=GovSubmitInput())
+
+
+class ForgotPasswordForm(FlaskForm):
+    email = _text(_l("Email address"), InputRequired(message=_l("Enter your email address")))
+    submit = SubmitField(_l("Send me a link"), widget=GovSubmitInput())
+
+
+class NewPasswordForm(FlaskForm):
+    password = RegistrationExtras.password
+    password_confirm = RegistrationExtras.password_confirm
+    submit = SubmitField(_l("Save password"), widget=GovSubmitInput())
+
+
+class ChangePasswordForm(FlaskForm):
+    current_password = PasswordField(
+        _l("Current password"),
+        validators=[InputRequired(message=_l("Enter your current password"))],
+        widget=GovPasswordInput(),
+    )
+    password = RegistrationExtras.password
+    password_confirm = RegistrationExtras.password_confirm
+    submit = SubmitField(_l("Change password"), widget=GovSubmitInput())
+
+
+class ConfirmForm(FlaskForm):
+    """A form that is only a button (and its CSRF token)."""
+
+    submit = SubmitField(_l("Confirm"), widget=GovSubmitInput())
+
+
+class DeleteAccountForm(FlaskForm):
+    password = PasswordField(
+        _l("Enter your password to confirm"),
+        validators=[InputRequired(message=_l("Enter your password"))],
+        widget=GovPasswordInput(),
+    )
+    submit = SubmitField(_l("Delete my account"), widget=GovSubmitInput())
+
+
+PRIORITY_LABELS = [
+    ("1", _l("Only urgent messages")),
+    ("2", _l("Urgent and high priority")),
+    ("3", _l("Urgent, high and normal priority")),
+    ("4", _l("Everything except the lowest priority")),
+    ("5", _l("Everything")),
+]
+
+
+class PreferencesForm(FlaskForm):
+    min_priority = RadioField(
+        _l("Which messages do you want?"),
+        choices=PRIORITY_LABELS,
+        widget=GovRadioInput(),
+        validators=[InputRequired(message=_l("Choose which messages you want"))],
+    )
+    submit = SubmitField(_l("Save preferences"), widget=GovSubmitInput())
+
+
+class StaffAccountForm(FlaskForm):
+    name = _text(_l("Name"), InputRequired(message=_l("Enter a name")), Length(max=200))
+    email = _text(
+        _l("Email address"), InputRequired(message=_l("Enter an email address")), check_email
+    )
+    role = SelectField(
+        _l("Role"), choices=[(r, ROLE_LABELS[r]) for r in ROLES], widget=GovSelect()
+    )
+    area_codes = TextAreaField(
+        _l("Areas"),
+        validators=[InputRequired(message=_l("Enter at least one area code"))],
+        widget=GovTextArea(),
+        description=_l("Area codes, one per line. The account works in these areas and "
+                       "every area inside them."),
+    )
+    active = BooleanField(_l("Account is active"), default=True, widget=GovCheckboxInput())
+    submit = SubmitField(_l("Save account"), widget=GovSubmitInput())
+
+
+class MemberSearchForm(FlaskForm):
+    class Meta:
+        csrf = False
+
+    q = _text(_l("Search by name, email or postcode"), Length(max=100))

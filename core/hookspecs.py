@@ -1,0 +1,192 @@
+"""Every hook a Commonwatch plugin can implement.
+
+Plugins implement these with ``from core import hookimpl``. Hooks are grouped by the
+phase of the application's life in which the core calls them:
+
+* **registry** hooks are called once, while ``create_app()`` builds the app; what they
+  return is checked (names must be unique and prefixed with the plugin's name) and kept
+  in the app's registry, so a disabled plugin contributes nothing;
+* **request** hooks are called while a page is built;
+* **event** hooks are called when something happens to a member or a message; they
+  must not fail the action that triggered them for reasons of their own.
+
+docs/plugin_hooks.md describes each hook for plugin authors; a test fails when a hook
+here is missing from it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    import click
+    from flask import Blueprint, Flask
+
+    from core.models import Member, Staff
+    from core.registry import NavItem, Permission, ProfileField, TargetingRule, WatchType
+
+hookspec = pluggy.HookspecMarker("commonwatch")
+
+
+# -- registry phase ---------------------------------------------------------------------
+
+
+@hookspec
+def commonwatch_watch_types() -> Sequence[WatchType]:
+    """Return the watch types (interests) this plugin contributes.
+
+    Each :class:`core.registry.WatchType` has a qualified ``name`` that starts with the
+    plugin's name and a dot (``"rural_watch.horse"``), a translatable ``label`` and a
+    ``description``. Residents choose among the watch types of enabled plugins when they
+    register or edit their profile; messages can be aimed at them.
+
+    Called once per app. Implemented by every watch-type plugin.
+    """
+
+
+@hookspec
+def commonwatch_member_fields() -> Sequence[ProfileField]:
+    """Return extra registration and profile fields this plugin adds for residents.
+
+    Each :class:`core.registry.ProfileField` names a qualified field
+    (``"rural_watch.horses_kept"``), a factory returning an *unbound* WTForms field, and
+    optionally the watch type it belongs to (its value is kept only while the member has
+    that interest). Values are stored by the core, one row per member and field, in
+    ``member_field_value`` as text; targeting rules read them with
+    :func:`core.api.member_field_value`. A plugin that needs richer storage keeps its own
+    tables and listens to :func:`commonwatch_member_registered`.
+
+    Called once per app.
+    """
+
+
+@hookspec
+def commonwatch_targeting_rules() -> Sequence[TargetingRule]:
+    """Return the targeting rules this plugin offers to people composing a message.
+
+    Each :class:`core.registry.TargetingRule` has a qualified ``name``, a ``label``, a
+    ``form`` (a WTForms ``Form`` subclass whose fields set the rule's parameters) and a
+    ``build(params)`` function. ``build`` receives the form's ``data`` dict and returns
+    a :class:`core.registry.RuleFilter`: a SQLAlchemy boolean expression over
+    :class:`core.models.Member` plus a human description for the preview and audit log.
+
+    ``build`` must be pure and set-based: it returns an expression the database
+    evaluates; it never loads members into Python and never sends anything.
+
+    Called once per app.
+    """
+
+
+@hookspec
+def commonwatch_permissions() -> Sequence[Permission]:
+    """Return the permissions this plugin defines for staff.
+
+    Each :class:`core.registry.Permission` has a qualified ``name``, a ``label`` and the
+    set of staff roles that hold it. Views guard themselves with
+    ``core.access.staff_required("plugin.permission")``.
+
+    Called once per app.
+    """
+
+
+@hookspec
+def commonwatch_blueprints() -> Sequence[Blueprint]:
+    """Return the Flask blueprints of this plugin.
+
+    Each blueprint is named after the plugin (or starts with ``<plugin>.``) and brings its
+    own templates (under ``templates/<plugin>/``) and static files. The core registers
+    them; every view must declare its access with a decorator from :mod:`core.access`.
+
+    Called once per app, before the first request.
+    """
+
+
+@hookspec
+def commonwatch_models() -> Sequence[type]:
+    """Return the SQLAlchemy model classes this plugin defines.
+
+    Tables must be named ``<plugin>_...``; the core refuses to start otherwise. Plugins
+    may point foreign keys at core tables but never alter them.
+
+    Called once per app.
+    """
+
+
+@hookspec
+def commonwatch_migration_locations() -> Sequence[str]:
+    """Return directories holding this plugin's Alembic revision scripts.
+
+    A plugin's revisions form their own branch, labelled with the plugin's name, whose
+    first revision ``depends_on`` the core's head at the time it was written.
+    ``commonwatch db upgrade`` applies the core's and every enabled plugin's branch.
+
+    Called once per app.
+    """
+
+
+@hookspec
+def commonwatch_cli_commands() -> Sequence[click.Command]:
+    """Return click commands (or groups) to add to the ``commonwatch`` command line.
+
+    Name a group after the plugin (``commonwatch rural-watch ...``) to avoid clashes;
+    the core refuses duplicate names. Commands run inside the app context.
+
+    Called once per app.
+    """
+
+
+@hookspec
+def commonwatch_app_ready(app: Flask) -> None:
+    """Finish setting up ``app`` once the registry is built and blueprints registered.
+
+    For template filters, request hooks and similar. Must not touch the database.
+    Called once per app, last in ``create_app()``.
+    """
+
+
+# -- request phase ----------------------------------------------------------------------
+
+
+@hookspec
+def commonwatch_navigation(user: Member | Staff | None) -> Sequence[NavItem]:
+    """Return navigation items this plugin adds for ``user`` (``None`` when signed out).
+
+    Each :class:`core.registry.NavItem` has a ``label``, an ``href`` and an ``order``
+    (lower first). Return only items the user may use.
+
+    Called on every page render.
+    """
+
+
+# -- event phase ------------------------------------------------------------------------
+
+
+@hookspec
+def commonwatch_member_registered(member: Member, method: str) -> None:
+    """React to a new member, after their record is flushed to the database.
+
+    ``method`` is ``"self"`` (the resident signed up), ``"doorstep"`` (staff registered
+    them) or ``"import"``. Called inside the registration's transaction: implementations
+    may add rows of their own, and an exception aborts the registration.
+    """
+
+
+@hookspec
+def commonwatch_message_before_send(message: Any) -> None:
+    """Inspect or veto a message just before its recipients are resolved.
+
+    Raise :class:`core.plugins.MessageVetoed` with a reason to stop the send; the reason
+    is shown to the sender. Called by the messaging pipeline.
+    """
+
+
+@hookspec
+def commonwatch_message_sent(message: Any, recipient_count: int) -> None:
+    """React to a message whose deliveries have all been queued.
+
+    ``recipient_count`` is the number of distinct members reached. Called once per
+    message by the messaging pipeline, after its transaction commits.
+    """

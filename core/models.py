@@ -1,0 +1,292 @@
+"""The core's tables: organisations, areas, postcodes, members and staff.
+
+Plugins add tables of their own (named ``<plugin>_...``) and may point foreign keys at
+these, but never alter them.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from flask_login import UserMixin
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from core.extensions import db
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware in UTC."""
+    return datetime.now(UTC)
+
+
+#: Kinds of organisation that share a platform.
+ORGANISATION_KINDS = ("police", "fire", "council", "watch_association", "pcc", "other")
+
+#: Staff roles, most powerful first.
+ROLES = ("system_admin", "force_admin", "supervisor", "officer", "coordinator")
+
+#: Ways a resident can be reached.
+CHANNELS = ("email", "sms", "voice", "push")
+
+LANGUAGES = ("en", "cy")
+
+
+class Organisation(db.Model):
+    __tablename__ = "organisation"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: Stable identifier used in exports and configuration.
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(32), default="police")
+
+    def __repr__(self) -> str:
+        return f"<Organisation {self.slug}>"
+
+
+class Area(db.Model):
+    """A place at one level of the hierarchy (force > district > ward > street)."""
+
+    __tablename__ = "area"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: ONS GSS code where there is one; otherwise the force's own code.
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    level: Mapped[str] = mapped_column(String(32), index=True)
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("area.id"), index=True)
+    #: Materialised path of ids, "/1/4/17/": descendants are one indexed prefix match.
+    path: Mapped[str] = mapped_column(String(255), index=True, default="")
+    households: Mapped[int | None] = mapped_column(Integer)
+    #: GeoJSON geometry (Polygon or MultiPolygon), as text.
+    boundary: Mapped[str | None] = mapped_column(Text)
+
+    parent: Mapped[Area | None] = relationship(remote_side=[id])
+
+    def __repr__(self) -> str:
+        return f"<Area {self.code} {self.name}>"
+
+
+class Postcode(db.Model):
+    __tablename__ = "postcode"
+
+    #: Normalised: upper case, one space before the inward code ("AL1 3AH").
+    postcode: Mapped[str] = mapped_column(String(8), primary_key=True)
+    area_id: Mapped[int] = mapped_column(ForeignKey("area.id"), index=True)
+    latitude: Mapped[float | None]
+    longitude: Mapped[float | None]
+
+    area: Mapped[Area] = relationship()
+
+
+class Member(UserMixin, db.Model):
+    """A resident who receives alerts."""
+
+    __tablename__ = "member"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: Stored lower-cased so sign-in and uniqueness ignore case.
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    #: None until a resident registered on the doorstep confirms and sets one.
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    address_line: Mapped[str] = mapped_column(String(255), default="")
+    postcode: Mapped[str] = mapped_column(String(8))
+    #: The street (or lowest known area) the postcode resolves to.
+    area_id: Mapped[int] = mapped_column(ForeignKey("area.id"), index=True)
+    #: E.164, e.g. "+447700900123".
+    phone: Mapped[str | None] = mapped_column(String(20))
+    language: Mapped[str] = mapped_column(String(2), default="en")
+    #: Lowest priority the member wants: 1 urgent ... 5 low. 5 means everything.
+    min_priority: Mapped[int] = mapped_column(Integer, default=5)
+    #: Optional demographics the member chose to give; keys documented in docs/members.md.
+    demographics: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    privacy_notice_version: Mapped[str] = mapped_column(String(20))
+    privacy_accepted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    email_verified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    #: Set when the member opted out of everything; nothing is sent while it is set.
+    opted_out_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    #: "self", "doorstep" or "import".
+    registration_method: Mapped[str] = mapped_column(String(16), default="self")
+    registered_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("staff.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    #: Last TOTP time step accepted, so a code is never accepted twice.
+    totp_last_step: Mapped[int | None] = mapped_column(Integer)
+    #: Bumped on password change: sessions carrying an older value end.
+    auth_version: Mapped[int] = mapped_column(Integer, default=0)
+
+    area: Mapped[Area] = relationship()
+    channels: Mapped[list[MemberChannel]] = relationship(
+        cascade="all, delete-orphan", back_populates="member", lazy="selectin"
+    )
+    interests: Mapped[list[MemberInterest]] = relationship(
+        cascade="all, delete-orphan", lazy="selectin"
+    )
+    field_values: Mapped[list[MemberFieldValue]] = relationship(
+        cascade="all, delete-orphan", lazy="selectin"
+    )
+    consents: Mapped[list[MemberConsent]] = relationship(
+        cascade="all, delete-orphan", lazy="selectin"
+    )
+
+    kind = "member"
+
+    def get_id(self) -> str:
+        return f"m:{self.id}:{self.auth_version}"
+
+    @property
+    def interest_names(self) -> set[str]:
+        return {i.watch_type for i in self.interests}
+
+    @property
+    def consented_organisation_ids(self) -> set[int]:
+        return {c.organisation_id for c in self.consents}
+
+    def __repr__(self) -> str:
+        return f"<Member {self.id}>"
+
+
+class MemberChannel(db.Model):
+    """A channel a member allows, and when: by day, by night or both."""
+
+    __tablename__ = "member_channel"
+
+    member_id: Mapped[int] = mapped_column(
+        ForeignKey("member.id", ondelete="CASCADE"), primary_key=True
+    )
+    channel: Mapped[str] = mapped_column(String(16), primary_key=True)
+    by_day: Mapped[bool] = mapped_column(Boolean, default=True)
+    by_night: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    member: Mapped[Member] = relationship(back_populates="channels")
+
+
+class MemberInterest(db.Model):
+    __tablename__ = "member_interest"
+
+    member_id: Mapped[int] = mapped_column(
+        ForeignKey("member.id", ondelete="CASCADE"), primary_key=True
+    )
+    #: Qualified watch type name; kept even if its plugin is disabled, so re-enabling
+    #: restores it.
+    watch_type: Mapped[str] = mapped_column(String(100), primary_key=True, index=True)
+
+
+class MemberFieldValue(db.Model):
+    """The value of one plugin-defined profile field for one member."""
+
+    __tablename__ = "member_field_value"
+
+    member_id: Mapped[int] = mapped_column(
+        ForeignKey("member.id", ondelete="CASCADE"), primary_key=True
+    )
+    name: Mapped[str] = mapped_column(String(100), primary_key=True, index=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+class MemberConsent(db.Model):
+    """A member's permission for one organisation to see their details and contact them."""
+
+    __tablename__ = "member_consent"
+
+    member_id: Mapped[int] = mapped_column(
+        ForeignKey("member.id", ondelete="CASCADE"), primary_key=True
+    )
+    organisation_id: Mapped[int] = mapped_column(
+        ForeignKey("organisation.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    given_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    #: "self", "doorstep" or "import": how it was given.
+    method: Mapped[str] = mapped_column(String(16), default="self")
+
+    organisation: Mapped[Organisation] = relationship(lazy="joined")
+
+
+class MemberAccess(db.Model):
+    """A staff view or export of a member's record, shown to the member."""
+
+    __tablename__ = "member_access"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    member_id: Mapped[int] = mapped_column(
+        ForeignKey("member.id", ondelete="CASCADE"), index=True
+    )
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="SET NULL"))
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"))
+    #: "view" or "export".
+    action: Mapped[str] = mapped_column(String(16))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    organisation: Mapped[Organisation] = relationship(lazy="joined")
+
+
+staff_area = db.Table(
+    "staff_area",
+    db.Column("staff_id", ForeignKey("staff.id", ondelete="CASCADE"), primary_key=True),
+    db.Column("area_id", ForeignKey("area.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class Staff(UserMixin, db.Model):
+    """A police officer, member of staff or volunteer coordinator."""
+
+    __tablename__ = "staff"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
+    role: Mapped[str] = mapped_column(String(32))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_last_step: Mapped[int | None] = mapped_column(Integer)
+    auth_version: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    organisation: Mapped[Organisation] = relationship(lazy="joined")
+    #: The areas this account works in; its permissions reach their descendants too.
+    areas: Mapped[list[Area]] = relationship(secondary=staff_area, lazy="selectin")
+
+    kind = "staff"
+
+    def get_id(self) -> str:
+        return f"s:{self.id}:{self.auth_version}"
+
+    @property
+    def is_active(self) -> bool:  # flask-login refuses inactive accounts
+        return self.active
+
+    def __repr__(self) -> str:
+        return f"<Staff {self.id} {self.role}>"
+
+
+class RecoveryCode(db.Model):
+    """A single-use two-factor recovery code, stored hashed."""
+
+    __tablename__ = "recovery_code"
+    __table_args__ = (UniqueConstraint("staff_id", "member_id", "code_hash"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    staff_id: Mapped[int | None] = mapped_column(
+        ForeignKey("staff.id", ondelete="CASCADE"), index=True
+    )
+    member_id: Mapped[int | None] = mapped_column(
+        ForeignKey("member.id", ondelete="CASCADE"), index=True
+    )
+    code_hash: Mapped[str] = mapped_column(String(255))
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -1,0 +1,64 @@
+"""Helpers for targeting rules, and applying a rule by name.
+
+Rules return SQL over :class:`core.models.Member`; these helpers build the common parts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import ColumnElement, ScalarSelect, Select, and_, select
+from werkzeug.datastructures import MultiDict
+
+from core.models import Member, MemberFieldValue, MemberInterest
+from core.registry import RuleFilter
+
+
+class RuleError(ValueError):
+    """A targeting rule name is unknown or its parameters are invalid."""
+
+    def __init__(self, message: str, errors: Mapping[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.errors = dict(errors or {})
+
+
+def has_interest(watch_type: str) -> ColumnElement[bool]:
+    """SQL: the member chose ``watch_type``."""
+    return Member.id.in_(
+        select(MemberInterest.member_id).where(MemberInterest.watch_type == watch_type)
+    )
+
+
+def member_field_value(name: str) -> ScalarSelect[str]:
+    """SQL: the member's value (text) of the profile field ``name``, or NULL."""
+    return (
+        select(MemberFieldValue.value)
+        .where(MemberFieldValue.member_id == Member.id, MemberFieldValue.name == name)
+        .scalar_subquery()
+    )
+
+
+def apply_rule(name: str, params: Mapping[str, Any]) -> RuleFilter:
+    """Validate ``params`` with the rule's form and build its filter.
+
+    Raises :class:`RuleError` for an unknown rule (including one whose plugin is
+    disabled) or invalid parameters.
+    """
+    registry = current_app.extensions["commonwatch"].registry
+    rule = registry.targeting_rules.get(name)
+    if rule is None:
+        raise RuleError(f"unknown targeting rule {name!r}")
+    formdata = MultiDict(
+        [(k, str(v)) for k, vs in params.items() for v in (vs if isinstance(vs, list) else [vs])]
+    )
+    form = rule.form(formdata)
+    if not form.validate():
+        raise RuleError(f"invalid parameters for {name!r}", form.errors)
+    return rule.build(form.data)
+
+
+def members_matching(filters: Iterable[RuleFilter]) -> Select[tuple[Member]]:
+    """A SELECT of members matching every filter."""
+    return select(Member).where(and_(*(f.clause for f in filters)))

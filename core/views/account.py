@@ -1,0 +1,299 @@
+"""Residents: registering, their account and their data rights."""
+
+from __future__ import annotations
+
+import json
+
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    session,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_login import current_user, login_user, logout_user
+from govuk_frontend_wtf.wtforms_widgets import GovCheckboxesInput
+from sqlalchemy import select
+from werkzeug.wrappers import Response as BaseResponse
+from wtforms import SelectMultipleField
+from wtforms.validators import InputRequired
+
+from core.access import member_required, public
+from core.emails import DOORSTEP_MAX_AGE, VERIFY_MAX_AGE, send_verification_email
+from core.extensions import db
+from core.forms import (
+    CHANNEL_LABELS,
+    ChangePasswordForm,
+    ConfirmForm,
+    DeleteAccountForm,
+    NewPasswordForm,
+    PreferencesForm,
+    ProfileExtras,
+    RegistrationExtras,
+    resident_form,
+)
+from core.jobs import enqueue
+from core.members import (
+    create_member,
+    email_taken,
+    erase,
+    member_data,
+    opt_out,
+    personal_data,
+    update_member,
+)
+from core.models import Member, MemberAccess, utcnow
+from core.registry import Registry
+from core.security import check_password, hash_password, read_token, set_password
+
+bp = Blueprint("account", __name__)
+
+
+def _registry() -> Registry:
+    return current_app.extensions["commonwatch"].registry
+
+
+@bp.route("/register", methods=["GET", "POST"])
+@public
+def register() -> str | BaseResponse:
+    form = resident_form(RegistrationExtras, _registry())
+    if form.validate_on_submit():
+        if email_taken(form.email.data):
+            form.email.errors.append(
+                _("An account already uses this email address. Sign in or reset your password")
+            )
+        else:
+            member = create_member(form.to_data(), password_hash=hash_password(form.password.data))
+            db.session.commit()
+            enqueue(send_verification_email, member.id)
+            session.clear()
+            login_user(member)
+            session["lang"] = member.language
+            return redirect(url_for("account.registered"))
+    return render_template("account/register.html", form=form)
+
+
+@bp.get("/register/done")
+@member_required
+def registered() -> str:
+    return render_template("account/registered.html")
+
+
+def _verified_member(purpose: str, token: str, max_age: int) -> Member | None:
+    data = read_token(purpose, token, max_age)
+    if not isinstance(data, dict):
+        return None
+    member = db.session.get(Member, data.get("m"))
+    if member is None or member.email != data.get("e"):
+        return None
+    return member
+
+
+@bp.route("/verify-email/<token>", methods=["GET", "POST"])
+@public
+def verify_email(token: str) -> str | BaseResponse | tuple[str, int]:
+    member = _verified_member("verify-email", token, VERIFY_MAX_AGE)
+    if member is None:
+        return render_template("auth/link_expired.html"), 400
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        member.email_verified_at = member.email_verified_at or utcnow()
+        db.session.commit()
+        flash(_("Your email address is confirmed. You will now get alerts."), "success")
+        return redirect(url_for("account.index" if current_user.is_authenticated
+                                else "auth.sign_in"))
+    return render_template("account/verify_email.html", form=form, member=member)
+
+
+@bp.route("/confirm/<token>", methods=["GET", "POST"])
+@public
+def confirm_doorstep(token: str) -> str | BaseResponse | tuple[str, int]:
+    member = _verified_member("doorstep", token, DOORSTEP_MAX_AGE)
+    if member is None or member.password_hash:
+        return render_template("auth/link_expired.html"), 400
+    form = NewPasswordForm()
+    if form.validate_on_submit():
+        set_password(member, form.password.data)
+        member.email_verified_at = utcnow()
+        db.session.commit()
+        session.clear()
+        login_user(member)
+        session["lang"] = member.language
+        flash(_("Your registration is confirmed. You will now get alerts."), "success")
+        return redirect(url_for("account.index"))
+    return render_template("account/confirm_doorstep.html", form=form, member=member)
+
+
+@bp.get("/account")
+@member_required
+def index() -> str:
+    member = current_user._get_current_object()
+    registry = _registry()
+    return render_template(
+        "account/index.html",
+        member=member,
+        interest_labels=[
+            str(registry.watch_types[i.watch_type].label)
+            for i in member.interests
+            if i.watch_type in registry.watch_types
+        ],
+        channel_names=[str(CHANNEL_LABELS[c.channel]) for c in member.channels],
+        opt_form=ConfirmForm(),
+    )
+
+
+@bp.route("/account/profile", methods=["GET", "POST"])
+@member_required
+def profile() -> str | BaseResponse:
+    member = current_user._get_current_object()
+    form = resident_form(ProfileExtras, _registry())
+    if not form.is_submitted():
+        form.fill(member_data(member))
+    if form.validate_on_submit():
+        if email_taken(form.email.data, except_id=member.id):
+            form.email.errors.append(_("Another account already uses this email address"))
+        else:
+            email_changed = update_member(member, form.to_data())
+            db.session.commit()
+            session["lang"] = member.language
+            if email_changed:
+                enqueue(send_verification_email, member.id)
+                flash(_("Check your email to confirm your new address"), "success")
+            else:
+                flash(_("Your details have been saved"), "success")
+            return redirect(url_for("account.index"))
+    return render_template("account/profile.html", form=form)
+
+
+def _preferences_form(member: Member) -> PreferencesForm:
+    attrs = {}
+    for channel in member.channels:
+        attrs[f"when_{channel.channel}"] = SelectMultipleField(
+            CHANNEL_LABELS[channel.channel],
+            choices=[("day", _("During the day (8am to 8pm)")), ("night", _("At night"))],
+            validators=[InputRequired(message=_("Choose when we may use this"))],
+            widget=GovCheckboxesInput(),
+        )
+    form_class = type("PreferencesForm", (PreferencesForm,), attrs)
+    return form_class()
+
+
+@bp.route("/account/preferences", methods=["GET", "POST"])
+@member_required
+def preferences() -> str | BaseResponse:
+    member = current_user._get_current_object()
+    form = _preferences_form(member)
+    if not form.is_submitted():
+        form.min_priority.data = str(member.min_priority)
+        for channel in member.channels:
+            form[f"when_{channel.channel}"].data = [
+                w for w, on in (("day", channel.by_day), ("night", channel.by_night)) if on
+            ]
+    if form.validate_on_submit():
+        member.min_priority = int(form.min_priority.data)
+        for channel in member.channels:
+            chosen = set(form[f"when_{channel.channel}"].data)
+            channel.by_day, channel.by_night = "day" in chosen, "night" in chosen
+        db.session.commit()
+        flash(_("Your preferences have been saved"), "success")
+        return redirect(url_for("account.index"))
+    return render_template("account/preferences.html", form=form, member=member)
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@member_required
+def change_password() -> str | BaseResponse:
+    member = current_user._get_current_object()
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        if not check_password(member.password_hash, form.current_password.data):
+            form.current_password.errors.append(_("Your current password is not right"))
+        else:
+            set_password(member, form.password.data)
+            db.session.commit()
+            # Other sessions end; this one carries on with the new credentials.
+            mfa = session.get("mfa")
+            login_user(member)
+            session["mfa"] = mfa
+            flash(_("Your password has been changed"), "success")
+            return redirect(url_for("account.index"))
+    return render_template("account/change_password.html", form=form)
+
+
+@bp.post("/account/opt-out")
+@member_required
+def opt_out_all() -> BaseResponse:
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        opt_out(current_user._get_current_object())
+        db.session.commit()
+        flash(_("You will not get any more messages. You can turn them back on at any time."),
+              "success")
+    return redirect(url_for("account.index"))
+
+
+@bp.post("/account/opt-in")
+@member_required
+def opt_in() -> BaseResponse:
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        current_user.opted_out_at = None
+        db.session.commit()
+        flash(_("Messages are turned back on"), "success")
+    return redirect(url_for("account.index"))
+
+
+@bp.get("/account/my-data.json")
+@member_required
+def download_data() -> Response:
+    member = current_user._get_current_object()
+    body = json.dumps(personal_data(member), ensure_ascii=False, indent=2)
+    return Response(
+        body,
+        mimetype="application/json",
+        headers={"Content-Disposition": 'attachment; filename="my-commonwatch-data.json"'},
+    )
+
+
+@bp.get("/account/seen")
+@member_required
+def seen() -> str:
+    accesses = db.session.scalars(
+        select(MemberAccess)
+        .where(MemberAccess.member_id == current_user.id)
+        .order_by(MemberAccess.at.desc())
+        .limit(500)
+    ).all()
+    return render_template("account/seen.html", accesses=accesses)
+
+
+@bp.route("/account/delete", methods=["GET", "POST"])
+@member_required
+def delete() -> str | BaseResponse:
+    member = current_user._get_current_object()
+    form = DeleteAccountForm()
+    if form.validate_on_submit():
+        if not check_password(member.password_hash, form.password.data):
+            form.password.errors.append(_("Your password is not right"))
+        else:
+            erase(member)
+            db.session.commit()
+            logout_user()
+            session.clear()
+            flash(_("Your account and everything we held about you has been deleted"), "success")
+            return redirect(url_for("public.index"))
+    return render_template("account/delete.html", form=form)
+
+
+@bp.post("/account/verify-email")
+@member_required
+def resend_verification() -> BaseResponse:
+    form = ConfirmForm()
+    if form.validate_on_submit() and not current_user.email_verified_at:
+        enqueue(send_verification_email, current_user.id)
+        flash(_("We have sent the link again"), "success")
+    return redirect(url_for("account.index"))

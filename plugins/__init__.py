@@ -1,0 +1,1 @@
+"""Plugins shipped with Commonwatch; each is found through its entry point like any other."""
