@@ -1,0 +1,44 @@
+# The two commands of README.md:
+#   make demo   set up, seed the demo county and run it on the embedded default (SQLite)
+#   make test   set up and run every test (on PostgreSQL + Redis too when configured)
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: demo test lint chromium translations vendor-govuk bench
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[test]"
+	touch $@
+
+demo: $(BIN)/.installed
+	$(BIN)/commonwatch demo
+	$(BIN)/commonwatch run
+
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && \
+	  $(SUDO) apt-get install -y -qq chromium >/dev/null; }
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff check .
+
+# On the database the environment names (PostgreSQL and Redis in CI), then, when that
+# was PostgreSQL, once more on SQLite with in-process jobs.
+test: $(BIN)/.installed chromium lint
+	$(BIN)/pytest
+	@if [ -n "$$COMMONWATCH_TEST_DATABASE_URL" ]; then \
+	  echo "== again on SQLite, jobs in-process =="; \
+	  COMMONWATCH_TEST_DATABASE_URL= COMMONWATCH_TEST_REDIS_URL= $(BIN)/pytest -m "not browser"; \
+	fi
+
+# Re-extract the message catalogue after changing user-facing text, then compile it.
+translations: $(BIN)/.installed
+	$(BIN)/pybabel extract -F babel.cfg -k lazy_gettext -k _l -o core/translations/messages.pot --no-location --sort-output --project=Commonwatch .
+	$(BIN)/pybabel update -i core/translations/messages.pot -d core/translations --no-fuzzy-matching
+	$(BIN)/pybabel compile -d core/translations
+
+bench: $(BIN)/.installed
+	@for b in bench/*.py; do $(BIN)/python $$b || exit 1; done

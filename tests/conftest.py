@@ -1,0 +1,1 @@
+"""Fixtures come from the core's pytest plugin (core.testing.pytest_plugin)."""
