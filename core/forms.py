@@ -6,6 +6,7 @@ decide which interests and extra fields they offer.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
@@ -24,8 +25,10 @@ from govuk_frontend_wtf.wtforms_widgets import (
 from sqlalchemy import select
 from wtforms import (
     BooleanField,
+    DecimalField,
     Field,
     Form,
+    IntegerField,
     PasswordField,
     RadioField,
     SelectField,
@@ -291,6 +294,29 @@ class ProfileExtras(ResidentFormBase):
     submit = SubmitField(_l("Save changes"), widget=GovSubmitInput())
 
 
+#: The GOV.UK widget for each WTForms field class a plugin may use, most specific first.
+_GOV_WIDGETS: list[tuple[type, Callable[[], Any]]] = [
+    (BooleanField, GovCheckboxInput),
+    (RadioField, GovRadioInput),
+    (SelectMultipleField, GovCheckboxesInput),
+    (SelectField, GovSelect),
+    (TextAreaField, GovTextArea),
+    (StringField, GovTextInput),
+    (IntegerField, GovTextInput),
+    (DecimalField, GovTextInput),
+]
+
+
+def with_govuk_widget(unbound: Any) -> Any:
+    """Give a plugin's unbound field the GOV.UK widget for its type, unless it has one."""
+    if "widget" not in unbound.kwargs:
+        for field_class, widget in _GOV_WIDGETS:
+            if issubclass(unbound.field_class, field_class):
+                unbound.kwargs["widget"] = widget()
+                break
+    return unbound
+
+
 def resident_form(base: type[ResidentFormBase], registry: Registry, **kwargs: Any
                   ) -> ResidentFormBase:
     """A resident form of kind ``base`` carrying the enabled plugins' interests and fields."""
@@ -298,7 +324,7 @@ def resident_form(base: type[ResidentFormBase], registry: Registry, **kwargs: An
     names: dict[str, str] = {}
     for qualified, profile_field in registry.member_fields.items():
         form_name = "field__" + qualified.replace(".", "__")
-        attrs[form_name] = profile_field.field()
+        attrs[form_name] = with_govuk_widget(profile_field.field())
         names[form_name] = qualified
     attrs["plugin_field_names"] = names
     form_class = type(base.__name__, (base,), attrs)

@@ -102,7 +102,7 @@ class CommonwatchPlugins:
         try:
             self.pm.check_pending()
         except pluggy.PluginValidationError as exc:
-            raise PluginError(f"plugin {exc.plugin_name!r}: {exc}") from exc
+            raise PluginError(f"plugin {self.pm.get_name(exc.plugin)!r}: {exc}") from exc
 
     def register_core(self, module: types.ModuleType) -> None:
         """Register the core's own default implementations under the name ``core``."""
