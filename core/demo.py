@@ -115,7 +115,7 @@ def _seed_members(count: int, orgs: dict[str, Organisation], password_hash: str)
     for n in range(existing, count):
         postcode = postcodes[0] if n == 0 else rng.choice(postcodes)
         email = "resident@demo.example.org" if n == 0 else f"resident{n:05d}@demo.example.org"
-        phone = f"+447700900{rng.randrange(1000):03d}" if rng.random() < 0.35 else None
+        phone = f"+447400{rng.randrange(1_000_000):06d}" if rng.random() < 0.35 else None
         channels = [MemberChannel(channel="email")]
         if phone:
             channels.append(MemberChannel(channel="sms", by_day=True, by_night=rng.random() < 0.3))

@@ -120,7 +120,8 @@ def check_phone(form: Form, field: Field) -> None:
     e164 = normalise_phone(field.data)
     if e164 is None:
         raise ValidationError(
-            _l("Enter a phone number, like 01632 960 001, 07700 900 982 or +44 808 157 0192")
+            _l("Enter a UK phone number, like 07123 456 789, or an international one "
+               "starting with +")
         )
     field.data = e164
 

@@ -9,7 +9,18 @@ import csv
 import io
 from collections.abc import Iterator
 
-from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
 from flask_babel import gettext as _
 from sqlalchemy import ColumnElement, func, or_, select
 from werkzeug.wrappers import Response as BaseResponse
@@ -136,7 +147,7 @@ def export_members() -> Response:
             yield buffer.getvalue()
 
     return Response(
-        rows(),
+        stream_with_context(rows()),
         mimetype="text/csv",
         headers={"Content-Disposition": 'attachment; filename="members.csv"'},
     )
