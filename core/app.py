@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, current_app, g, request, session
+from flask import Flask, current_app, g, has_request_context, request, session
 from flask_babel import get_locale
 from flask_login import current_user
 from jinja2 import ChoiceLoader, PackageLoader, PrefixLoader
@@ -189,6 +189,8 @@ def _init_templates(app: Flask) -> None:
 
     @app.context_processor
     def _page_context() -> dict[str, Any]:
+        if not has_request_context():  # emails rendered by background jobs
+            return {}
         state = app.extensions["commonwatch"]
         user = current_user._get_current_object() if current_user.is_authenticated else None
         items = [

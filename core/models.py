@@ -18,6 +18,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    TypeDecorator,
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -28,6 +29,24 @@ from core.extensions import db
 def utcnow() -> datetime:
     """The current time, timezone-aware in UTC."""
     return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp stored in UTC and always read back timezone-aware (SQLite keeps no
+    zone, PostgreSQL does; code and exports see the same either way)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is not None:
+            value = value.astimezone(UTC)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value
 
 
 #: Kinds of organisation that share a platform.
@@ -113,16 +132,16 @@ class Member(UserMixin, db.Model):
     #: Optional demographics the member chose to give; keys documented in docs/members.md.
     demographics: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     privacy_notice_version: Mapped[str] = mapped_column(String(20))
-    privacy_accepted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    email_verified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    privacy_accepted_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    email_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     #: Set when the member opted out of everything; nothing is sent while it is set.
-    opted_out_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    opted_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     #: "self", "doorstep" or "import".
     registration_method: Mapped[str] = mapped_column(String(16), default="self")
     registered_by_id: Mapped[int | None] = mapped_column(
         ForeignKey("staff.id", ondelete="SET NULL")
     )
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     totp_secret: Mapped[str | None] = mapped_column(String(64))
     #: Last TOTP time step accepted, so a code is never accepted twice.
     totp_last_step: Mapped[int | None] = mapped_column(Integer)
@@ -209,7 +228,7 @@ class MemberConsent(db.Model):
     organisation_id: Mapped[int] = mapped_column(
         ForeignKey("organisation.id", ondelete="CASCADE"), primary_key=True, index=True
     )
-    given_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    given_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     #: "self", "doorstep" or "import": how it was given.
     method: Mapped[str] = mapped_column(String(16), default="self")
 
@@ -229,7 +248,7 @@ class MemberAccess(db.Model):
     organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"))
     #: "view" or "export".
     action: Mapped[str] = mapped_column(String(16))
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     organisation: Mapped[Organisation] = relationship(lazy="joined")
 
@@ -256,7 +275,7 @@ class Staff(UserMixin, db.Model):
     totp_secret: Mapped[str | None] = mapped_column(String(64))
     totp_last_step: Mapped[int | None] = mapped_column(Integer)
     auth_version: Mapped[int] = mapped_column(Integer, default=0)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     organisation: Mapped[Organisation] = relationship(lazy="joined")
     #: The areas this account works in; its permissions reach their descendants too.
@@ -289,4 +308,4 @@ class RecoveryCode(db.Model):
         ForeignKey("member.id", ondelete="CASCADE"), index=True
     )
     code_hash: Mapped[str] = mapped_column(String(255))
-    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -11,11 +11,19 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from flask import abort
-from sqlalchemy import ColumnElement, DateTime, Select, and_, exists, insert, literal, select
+from sqlalchemy import ColumnElement, Select, and_, exists, insert, literal, select
 
 from core.areas import within
 from core.extensions import db
-from core.models import Member, MemberAccess, MemberConsent, Staff, staff_area, utcnow
+from core.models import (
+    Member,
+    MemberAccess,
+    MemberConsent,
+    Staff,
+    UTCDateTime,
+    staff_area,
+    utcnow,
+)
 
 
 def member_scope(staff: Staff) -> ColumnElement[bool]:
@@ -61,7 +69,7 @@ def log_access(staff: Staff, action: str, member_ids: Iterable[int] | None = Non
                     literal(staff.id),
                     literal(staff.organisation_id),
                     literal(action),
-                    literal(now, DateTime(timezone=True)),
+                    literal(now, UTCDateTime),
                 ).order_by(None),
             )
         )

@@ -1,0 +1,40 @@
+"""Background jobs: in-process by default, on RQ workers with Redis."""
+
+import pytest
+from rq import Queue
+
+from core.jobs import enqueue, redis_connection, run_worker
+
+
+def test_without_redis_jobs_run_in_process(app, client, county, outbox):
+    client.post("/password/forgot", data={"email": "nobody@example.org"})
+    assert len(outbox) == 0
+    from core.emails import send_password_reset
+
+    with app.app_context():
+        assert enqueue(send_password_reset, "m", 12345) is None  # ran now, found nobody
+
+
+@pytest.mark.redis
+def test_with_redis_a_worker_sends_the_email(make_app, redis_url, county, make_member, outbox):
+    app = make_app(REDIS_URL=redis_url, RQ_QUEUES="commonwatch-test")
+    connection = redis_connection(app)
+    queue = Queue("commonwatch-test", connection=connection)
+    queue.empty()
+    with app.app_context():
+        member_id = make_member(email="queued@example.org")
+    response = app.test_client().post("/password/forgot", data={"email": "queued@example.org"})
+    assert response.status_code == 200
+    assert len(outbox) == 0 and queue.count == 0  # went to the default queue
+    default = Queue("default", connection=connection)
+    job = default.jobs[-1]
+    assert job.args == ("m", member_id)  # ids only, never personal data
+    run_worker(app, ["default"], burst=True)
+    assert outbox.wait_for(1)[0]["To"] == "queued@example.org"
+    assert default.count == 0
+
+
+@pytest.mark.redis
+def test_worker_command_refuses_to_start_without_redis(app):
+    result = app.test_cli_runner().invoke(args=["worker", "--burst"])
+    assert result.exit_code != 0 and "REDIS_URL is not set" in result.output
