@@ -167,7 +167,8 @@ def test_a_force_administrator_creates_a_staff_account(app, people, login, outbo
     response = client.post("/staff/accounts/new", data=account_form())
     assert response.status_code == 302
     with app.app_context():
-        staff = db.session.scalar(select(Staff).where(Staff.email == "new.officer@police.example.org"))
+        staff = db.session.scalar(
+            select(Staff).where(Staff.email == "new.officer@police.example.org"))
         assert staff.role == "officer" and [a.code for a in staff.areas] == [WARD_A]
         assert staff.organisation.slug == "wealdshire-police"
     message = outbox.wait_for(1)[0]
