@@ -10,18 +10,10 @@ from collections.abc import Callable
 from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from govuk_frontend_wtf.wtforms_widgets import (
-    GovCheckboxesInput,
-    GovCheckboxInput,
-    GovPasswordInput,
-    GovRadioInput,
-    GovSelect,
-    GovSubmitInput,
-    GovTextArea,
-    GovTextInput,
-)
+from govuk_frontend_wtf import wtforms_widgets as gov
 from sqlalchemy import select
 from wtforms import (
     BooleanField,
@@ -47,6 +39,61 @@ from core.models import ROLES, Organisation
 from core.phones import normalise_phone
 from core.registry import Registry
 from core.security import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
+
+
+class _Translated:
+    """Puts the texts GOV.UK Frontend would show in English into the page's language."""
+
+    def map_gov_params(self, field: Field, **kwargs: Any) -> dict[str, Any]:
+        params = super().map_gov_params(field, **kwargs)  # type: ignore[misc]
+        if params.get("errorMessage"):
+            params["errorMessage"].setdefault("visuallyHiddenText", _("Error"))
+        return params
+
+
+class GovTextInput(_Translated, gov.GovTextInput):
+    """GOV.UK's TextInput with its built-in texts translated."""
+
+
+class GovTextArea(_Translated, gov.GovTextArea):
+    """GOV.UK's TextArea with its built-in texts translated."""
+
+
+class GovSelect(_Translated, gov.GovSelect):
+    """GOV.UK's Select with its built-in texts translated."""
+
+
+class GovRadioInput(_Translated, gov.GovRadioInput):
+    """GOV.UK's RadioInput with its built-in texts translated."""
+
+
+class GovCheckboxesInput(_Translated, gov.GovCheckboxesInput):
+    """GOV.UK's CheckboxesInput with its built-in texts translated."""
+
+
+class GovCheckboxInput(_Translated, gov.GovCheckboxInput):
+    """GOV.UK's CheckboxInput with its built-in texts translated."""
+
+
+GovSubmitInput = gov.GovSubmitInput
+
+
+class GovPasswordInput(_Translated, gov.GovPasswordInput):
+    """GOV.UK's password input with its show/hide texts translated."""
+
+    def map_gov_params(self, field: Field, **kwargs: Any) -> dict[str, Any]:
+        params = super().map_gov_params(field, **kwargs)
+        params.update(
+            showPasswordText=_("Show"),
+            hidePasswordText=_("Hide"),
+            showPasswordAriaLabelText=_("Show password"),
+            hidePasswordAriaLabelText=_("Hide password"),
+            passwordShownAnnouncementText=_("Your password is visible"),
+            passwordHiddenAnnouncementText=_("Your password is hidden"),
+        )
+        return params
+
+
 
 CHANNEL_LABELS = {
     "email": _l("Email"),

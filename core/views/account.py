@@ -16,7 +16,6 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
-from govuk_frontend_wtf.wtforms_widgets import GovCheckboxesInput
 from sqlalchemy import select
 from werkzeug.wrappers import Response as BaseResponse
 from wtforms import SelectMultipleField
@@ -30,6 +29,7 @@ from core.forms import (
     ChangePasswordForm,
     ConfirmForm,
     DeleteAccountForm,
+    GovCheckboxesInput,
     NewPasswordForm,
     PreferencesForm,
     ProfileExtras,
