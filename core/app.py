@@ -49,10 +49,12 @@ def _sqlite_foreign_keys(dbapi_connection: Any, _record: Any) -> None:
 @migrate.configure
 def _alembic_config(config: Any) -> Any:
     # The core's revisions plus every enabled plugin's branch.
-    state = current_app.extensions["commonwatch"]
-    locations = [str(CORE_DIR / "migrations" / "versions"), *state.migration_locations]
+    from core.schema import migration_locations
+
     config.set_main_option("path_separator", "os")
-    config.set_main_option("version_locations", os.pathsep.join(locations))
+    config.set_main_option(
+        "version_locations", os.pathsep.join(migration_locations(current_app._get_current_object()))
+    )
     return config
 
 
@@ -73,7 +75,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     state = CommonwatchState(plugins=plugins, registry=build_registry(plugins))
     app.extensions["commonwatch"] = state
 
-    _init_extensions(app)
+    _init_extensions(app, state)
     _register_core_blueprints(app)
     register_commands(app)
     _load_plugin_parts(app, state)
@@ -82,7 +84,19 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     return app
 
 
-def _init_extensions(app: Flask) -> None:
+def _translation_directories(state: CommonwatchState) -> str:
+    # Translations shipped by plugins join the core's catalogue.
+    dirs = [str(CORE_DIR / "translations")]
+    for name in state.plugins.enabled:
+        module = state.plugins.plugin_module(name)
+        if module and module.__file__:
+            candidate = Path(module.__file__).parent / "translations"
+            if candidate.is_dir():
+                dirs.append(str(candidate))
+    return ";".join(dirs)
+
+
+def _init_extensions(app: Flask, state: CommonwatchState) -> None:
     db.init_app(app)
     migrate.init_app(app, db, directory=str(CORE_DIR / "migrations"), render_as_batch=True)
     csrf.init_app(app)
@@ -91,7 +105,7 @@ def _init_extensions(app: Flask) -> None:
     babel.init_app(
         app,
         locale_selector=_select_locale,
-        default_translation_directories=str(CORE_DIR / "translations"),
+        default_translation_directories=_translation_directories(state),
     )
     login_manager.init_app(app)
     login_manager.login_view = "auth.sign_in"
@@ -155,15 +169,6 @@ def _load_plugin_parts(app: Flask, state: CommonwatchState) -> None:
             if command.name in app.cli.commands:
                 raise PluginError(f"plugin {plugin!r} command {command.name!r} already exists")
             app.cli.add_command(command)
-    # Translations shipped by plugins join the core's catalogue.
-    dirs = [str(CORE_DIR / "translations")]
-    for name in plugins.enabled:
-        module = plugins.plugin_module(name)
-        if module and module.__file__:
-            candidate = Path(module.__file__).parent / "translations"
-            if candidate.is_dir():
-                dirs.append(str(candidate))
-    app.config["BABEL_TRANSLATION_DIRECTORIES"] = ";".join(dirs)
 
 
 def _init_templates(app: Flask) -> None:

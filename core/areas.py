@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import IO
 
 from flask import current_app
-from sqlalchemy import ColumnElement, false, or_, select
+from sqlalchemy import ColumnElement, false, func, or_, select
 
 from core.extensions import db
 from core.models import Area, Postcode
@@ -195,53 +195,82 @@ def _rebuild_paths(areas: Iterable[Area]) -> None:
         area.path = path(area)
 
 
+def _upsert(rows: list[dict[str, object]]) -> None:
+    """Insert postcode rows, replacing the area and point of ones that exist."""
+    dialect = db.session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    statement = dialect_insert(Postcode)
+    statement = statement.on_conflict_do_update(
+        index_elements=[Postcode.postcode],
+        set_={
+            "area_id": statement.excluded.area_id,
+            "latitude": statement.excluded.latitude,
+            "longitude": statement.excluded.longitude,
+        },
+    )
+    db.session.execute(statement, rows)
+
+
+POSTCODE_BATCH = 5000
+
+
 def import_postcodes(
     fh: IO[str], progress: Callable[[int], None] | None = None
 ) -> ImportResult:
-    """Create or update postcodes from CSV; all-or-nothing."""
+    """Create or update postcodes from CSV in one transaction; a bad row rolls back
+    everything, so the table is as it was."""
     area_ids = {code: pk for code, pk in db.session.execute(select(Area.code, Area.id))}
+    before = db.session.scalar(select(func.count()).select_from(Postcode)) or 0
     seen: dict[str, int] = {}
-    parsed = []
-    for line, row in _rows(fh, POSTCODE_COLUMNS, ("postcode", "area_code")):
-        postcode = normalise_postcode(row["postcode"])
-        if postcode is None:
-            raise DataImportError(line, f"{row['postcode']!r} is not a UK postcode")
-        if postcode in seen:
-            raise DataImportError(line, f"postcode {postcode} repeats line {seen[postcode]}")
-        seen[postcode] = line
-        if row["area_code"] not in area_ids:
-            raise DataImportError(line, f"area_code {row['area_code']!r} is not a known area")
-        coords = []
-        for key, low, high in (("latitude", -90, 90), ("longitude", -180, 180)):
-            text = row.get(key, "")
-            if not text:
-                coords.append(None)
-                continue
-            try:
-                value = float(text)
-            except ValueError:
-                raise DataImportError(line, f"{key} {text!r} is not a number") from None
-            if not low <= value <= high:
-                raise DataImportError(line, f"{key} {value} is out of range")
-            coords.append(value)
-        if (coords[0] is None) != (coords[1] is None):
-            raise DataImportError(line, "give both latitude and longitude, or neither")
-        parsed.append((postcode, area_ids[row["area_code"]], coords[0], coords[1]))
-
-    existing = set(db.session.scalars(select(Postcode.postcode)))
-    created = updated = 0
-    for n, (postcode, area_id, lat, lon) in enumerate(parsed, 1):
-        if postcode in existing:
-            db.session.merge(
-                Postcode(postcode=postcode, area_id=area_id, latitude=lat, longitude=lon)
-            )
-            updated += 1
-        else:
-            db.session.add(
-                Postcode(postcode=postcode, area_id=area_id, latitude=lat, longitude=lon)
-            )
-            created += 1
-        if progress and n % 1000 == 0:
-            progress(n)
+    batch: list[dict[str, object]] = []
+    try:
+        for n, (line, row) in enumerate(_rows(fh, POSTCODE_COLUMNS, ("postcode", "area_code")), 1):
+            batch.append(_postcode_row(line, row, area_ids, seen))
+            if len(batch) == POSTCODE_BATCH:
+                _upsert(batch)
+                batch = []
+            if progress and n % 100_000 == 0:
+                progress(n)
+        if batch:
+            _upsert(batch)
+    except Exception:
+        db.session.rollback()
+        raise
+    after = db.session.scalar(select(func.count()).select_from(Postcode)) or 0
     db.session.commit()
-    return ImportResult(created, updated)
+    created = after - before
+    return ImportResult(created, len(seen) - created)
+
+
+def _postcode_row(
+    line: int, row: dict[str, str], area_ids: dict[str, int], seen: dict[str, int]
+) -> dict[str, object]:
+    postcode = normalise_postcode(row["postcode"])
+    if postcode is None:
+        raise DataImportError(line, f"{row['postcode']!r} is not a UK postcode")
+    if postcode in seen:
+        raise DataImportError(line, f"postcode {postcode} repeats line {seen[postcode]}")
+    seen[postcode] = line
+    area_id = area_ids.get(row["area_code"])
+    if area_id is None:
+        raise DataImportError(line, f"area_code {row['area_code']!r} is not a known area")
+    coords: list[float | None] = []
+    for key, low, high in (("latitude", -90, 90), ("longitude", -180, 180)):
+        text = row.get(key, "")
+        if not text:
+            coords.append(None)
+            continue
+        try:
+            value = float(text)
+        except ValueError:
+            raise DataImportError(line, f"{key} {text!r} is not a number") from None
+        if not low <= value <= high:
+            raise DataImportError(line, f"{key} {value} is out of range")
+        coords.append(value)
+    if (coords[0] is None) != (coords[1] is None):
+        raise DataImportError(line, "give both latitude and longitude, or neither")
+    return {"postcode": postcode, "area_id": area_id, "latitude": coords[0],
+            "longitude": coords[1]}

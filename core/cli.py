@@ -18,6 +18,7 @@ from core.extensions import db
 from core.members import MemberImportError, export_members, import_members
 from core.models import ORGANISATION_KINDS, ROLES, Area, Organisation, Staff
 from core.plugins import installed_plugins
+from core.schema import upgrade_database
 
 
 def _progress(label: str) -> Callable[[int], None]:
@@ -143,7 +144,7 @@ def demo_command(members: int) -> None:
     """Create the schema, the fictional county of Wealdshire, demo staff and residents."""
     from core.demo import seed_demo
 
-    flask_migrate.upgrade(revision="heads")
+    upgrade_database()
     for line in seed_demo(members):
         click.echo(line)
 
@@ -163,17 +164,21 @@ def worker_command(queues: tuple[str, ...], burst: bool) -> None:
 
 
 @click.command("upgrade")
-@click.argument("revision", default="heads")
+@click.argument("revision", required=False)
 @click.option("--sql", is_flag=True, help="Print the SQL instead of running it.")
 @with_appcontext
-def upgrade_command(revision: str, sql: bool) -> None:
-    """Upgrade the database to the core's and every enabled plugin's latest revision."""
-    flask_migrate.upgrade(revision=revision, sql=sql)
+def upgrade_command(revision: str | None, sql: bool) -> None:
+    """Upgrade the database: by default the core and every enabled plugin to their latest
+    revision; or to REVISION."""
+    if revision:
+        flask_migrate.upgrade(revision=revision, sql=sql)
+    else:
+        upgrade_database(sql=sql)
 
 
 def _db_group() -> click.Group:
-    # Flask-Migrate's group, with `upgrade` defaulting to every branch's head, since
-    # each plugin's migrations are a branch of their own.
+    # Flask-Migrate's group, with an `upgrade` that by default upgrades the core and the
+    # enabled plugins, each plugin's migrations being a branch of their own.
     group = click.Group(
         "db",
         help=migrate_db_group.help,

@@ -36,7 +36,7 @@ from core.phones import normalise_phone
 EXPORT_FORMAT = "commonwatch-members"
 EXPORT_VERSION = 1
 
-#: Optional demographic questions: key -> allowed answers. Documented in docs/members.md.
+#: Optional demographic questions: key -> allowed answers. Documented in docs/members-and-staff.md.
 DEMOGRAPHICS = {
     "age_band": ("under_25", "25_44", "45_64", "65_74", "75_plus"),
     "ethnic_group": ("asian", "black", "mixed", "white", "other"),

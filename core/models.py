@@ -129,7 +129,7 @@ class Member(UserMixin, db.Model):
     language: Mapped[str] = mapped_column(String(2), default="en")
     #: Lowest priority the member wants: 1 urgent ... 5 low. 5 means everything.
     min_priority: Mapped[int] = mapped_column(Integer, default=5)
-    #: Optional demographics the member chose to give; keys documented in docs/members.md.
+    #: Optional demographics the member gave; keys in docs/members-and-staff.md.
     demographics: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     privacy_notice_version: Mapped[str] = mapped_column(String(20))
     privacy_accepted_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -8,6 +8,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
 from core.extensions import db
+from core.schema import upgrade_database
 from core.testing.pytest_plugin import fresh_database_url
 
 
@@ -16,7 +17,7 @@ def test_upgrade_from_empty_to_head_and_back(make_app, tmp_path):
                              tmp_path)
     app = make_app(DATABASE_URL=url, PLUGINS="all")
     with app.app_context():
-        flask_migrate.upgrade(revision="heads")
+        upgrade_database()
         tables = set(inspect(db.engine).get_table_names())
         assert {"member", "area", "postcode", "staff", "member_consent"} <= tables
         with db.engine.connect() as conn:
@@ -26,7 +27,7 @@ def test_upgrade_from_empty_to_head_and_back(make_app, tmp_path):
         assert diff == [], f"models and migrations differ: {diff}"
         flask_migrate.downgrade(revision="base")
         assert set(inspect(db.engine).get_table_names()) <= {"alembic_version"}
-        flask_migrate.upgrade(revision="heads")
+        upgrade_database()
         assert "member" in inspect(db.engine).get_table_names()
         db.session.remove()
         db.engine.dispose()

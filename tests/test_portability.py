@@ -38,12 +38,12 @@ def test_export_then_import_into_an_empty_database_gives_the_same_members(
 
     import os
 
-    import flask_migrate
+    from core.schema import upgrade_database
 
     target = make_app(DATABASE_URL=fresh_database_url(
         os.environ.get("COMMONWATCH_TEST_DATABASE_URL"), "portability", tmp_path))
     with target.app_context():
-        flask_migrate.upgrade(revision="heads")
+        upgrade_database()
         from core.demo import seed_demo
 
         list(seed_demo(0))

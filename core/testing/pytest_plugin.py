@@ -182,13 +182,12 @@ def empty_database() -> None:
 @pytest.fixture(scope="session")
 def _schema(base_config: dict[str, Any]) -> None:
     """Build the session database's schema with the migrations, once."""
-    import flask_migrate
-
     from core import create_app
+    from core.schema import upgrade_database
 
     app = create_app({**base_config, "PLUGINS": "all"})
     with app.app_context():
-        flask_migrate.upgrade(revision="heads")
+        upgrade_database()
 
 
 @pytest.fixture

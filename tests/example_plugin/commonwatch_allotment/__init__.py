@@ -25,6 +25,9 @@ from core.api import (
     member_field_value,
     public,
 )
+from core.api import (
+    lazy_gettext as _l,
+)
 
 
 class AllotmentSite(db.Model):
@@ -63,8 +66,8 @@ def index() -> str:
 
 @hookimpl
 def commonwatch_watch_types():
-    return [WatchType("allotment_watch.allotments", "Allotment Watch",
-                      "Shed break-ins and tool theft")]
+    return [WatchType("allotment_watch.allotments", _l("Allotment Watch"),
+                      _l("Shed break-ins and tool theft"))]
 
 
 @hookimpl
