@@ -15,7 +15,7 @@ from email_validator import EmailNotValidError, validate_email
 from flask import current_app
 from sqlalchemy import func, select
 
-from core.areas import lookup_postcode
+from core.areas import lookup_postcode, normalise_postcode
 from core.extensions import db
 from core.models import (
     CHANNELS,
@@ -28,6 +28,7 @@ from core.models import (
     MemberFieldValue,
     MemberInterest,
     Organisation,
+    Postcode,
     Staff,
     utcnow,
 )
@@ -279,9 +280,51 @@ def _parse_time(line: int, value: Any, what: str, required: bool = False) -> dat
     return parsed
 
 
+@dataclass
+class _Known:
+    """What an import checks records against, loaded in a few queries for the whole file."""
+
+    organisations: dict[str, int]
+    #: normalised postcode -> area id, for the postcodes the file uses.
+    postcodes: dict[str, int]
+    area_codes: set[str]
+
+
+def _in_chunks(values: list[str], size: int = 1000) -> Iterable[list[str]]:
+    for start in range(0, len(values), size):
+        yield values[start:start + size]
+
+
+def _known_for(records: list[tuple[int, Any]]) -> _Known:
+    postcodes = {
+        normalise_postcode(str(rec.get("postcode", "")))
+        for _line, rec in records if isinstance(rec, dict)
+    } - {None}
+    area_codes = {
+        str(rec["area_code"]) for _line, rec in records
+        if isinstance(rec, dict) and rec.get("area_code")
+    }
+    known = _Known(
+        organisations={
+            slug: pk for slug, pk in db.session.execute(select(Organisation.slug, Organisation.id))
+        },
+        postcodes={},
+        area_codes=set(),
+    )
+    for chunk in _in_chunks(sorted(postcodes)):
+        known.postcodes.update(
+            (postcode, area_id) for postcode, area_id in db.session.execute(
+                select(Postcode.postcode, Postcode.area_id).where(Postcode.postcode.in_(chunk))
+            )
+        )
+    for chunk in _in_chunks(sorted(area_codes)):
+        known.area_codes.update(db.session.scalars(select(Area.code).where(Area.code.in_(chunk))))
+    return known
+
+
 def _check_record(
-    line: int, rec: Mapping[str, Any], orgs: Mapping[str, int], seen: dict[str, int]
-) -> dict[str, Any]:
+    line: int, rec: Mapping[str, Any], known: _Known, seen: dict[str, int]
+) -> Member:
     if not isinstance(rec, dict):
         raise MemberImportError(line, "a member must be a JSON object")
     for key in ("email", "name", "postcode", "privacy_notice", "consents"):
@@ -294,13 +337,13 @@ def _check_record(
     if email in seen:
         raise MemberImportError(line, f"email {email} repeats line {seen[email]}")
     seen[email] = line
-    postcode = lookup_postcode(str(rec["postcode"]))
-    if postcode is None:
+    postcode = normalise_postcode(str(rec["postcode"]))
+    if postcode not in known.postcodes:
         raise MemberImportError(
             line, f"postcode {rec['postcode']!r} is not in the postcode table"
         )
     area_code = rec.get("area_code")
-    if area_code and db.session.scalar(select(Area.id).where(Area.code == area_code)) is None:
+    if area_code and area_code not in known.area_codes:
         raise MemberImportError(line, f"area_code {area_code!r} is not a known area")
     phone = rec.get("phone")
     if phone:
@@ -314,13 +357,17 @@ def _check_record(
     for ch in channels:
         if not isinstance(ch, dict) or ch.get("channel") not in CHANNELS:
             raise MemberImportError(line, f"channel {ch!r} is not one of {CHANNELS}")
+    if len({ch["channel"] for ch in channels}) != len(channels):
+        raise MemberImportError(line, "a channel is listed twice")
     consents = []
     for c in rec["consents"]:
-        if not isinstance(c, dict) or c.get("organisation") not in orgs:
+        if not isinstance(c, dict) or c.get("organisation") not in known.organisations:
             raise MemberImportError(line, f"consent names unknown organisation {c!r}")
+        if any(x.organisation_id == known.organisations[c["organisation"]] for x in consents):
+            raise MemberImportError(line, f"consent for {c['organisation']} is listed twice")
         consents.append(
             MemberConsent(
-                organisation_id=orgs[c["organisation"]],
+                organisation_id=known.organisations[c["organisation"]],
                 given_at=_parse_time(line, c.get("given_at"), "consent given_at", True),
                 method=str(c.get("method") or "import")[:16],
             )
@@ -334,53 +381,49 @@ def _check_record(
     fields = rec.get("fields") or {}
     if not isinstance(fields, dict):
         raise MemberImportError(line, "fields must be an object")
-    return {
-        "member": Member(
-            email=email,
-            name=str(rec["name"])[:200],
-            address_line=str(rec.get("address_line") or "")[:255],
-            postcode=postcode.postcode,
-            area_id=postcode.area_id,
-            phone=phone or None,
-            language=language,
-            min_priority=priority,
-            demographics={
-                k: v
-                for k, v in (rec.get("demographics") or {}).items()
-                if v in DEMOGRAPHICS.get(k, ())
-            },
-            privacy_notice_version=str(notice["version"])[:20],
-            privacy_accepted_at=_parse_time(
-                line, notice.get("accepted_at"), "privacy_notice.accepted_at", True
-            ),
-            email_verified_at=_parse_time(line, rec.get("email_verified_at"), "email_verified_at"),
-            opted_out_at=_parse_time(line, rec.get("opted_out_at"), "opted_out_at"),
-            created_at=_parse_time(line, rec.get("registered_at"), "registered_at") or utcnow(),
-            registration_method="import",
-            password_hash=rec.get("password_hash") or None,
-            channels=[
-                MemberChannel(
-                    channel=ch["channel"],
-                    by_day=bool(ch.get("by_day", True)),
-                    by_night=bool(ch.get("by_night", True)),
-                )
-                for ch in channels
-            ],
-            interests=[MemberInterest(watch_type=str(w)) for w in rec.get("interests") or []],
-            field_values=[
-                MemberFieldValue(name=str(k), value=str(v)) for k, v in fields.items()
-            ],
-            consents=consents,
+    return Member(
+        email=email,
+        name=str(rec["name"])[:200],
+        address_line=str(rec.get("address_line") or "")[:255],
+        postcode=postcode,
+        area_id=known.postcodes[postcode],
+        phone=phone or None,
+        language=language,
+        min_priority=priority,
+        demographics={
+            k: v
+            for k, v in (rec.get("demographics") or {}).items()
+            if v in DEMOGRAPHICS.get(k, ())
+        },
+        privacy_notice_version=str(notice["version"])[:20],
+        privacy_accepted_at=_parse_time(
+            line, notice.get("accepted_at"), "privacy_notice.accepted_at", True
         ),
-    }
+        email_verified_at=_parse_time(line, rec.get("email_verified_at"), "email_verified_at"),
+        opted_out_at=_parse_time(line, rec.get("opted_out_at"), "opted_out_at"),
+        created_at=_parse_time(line, rec.get("registered_at"), "registered_at") or utcnow(),
+        registration_method="import",
+        password_hash=rec.get("password_hash") or None,
+        channels=[
+            MemberChannel(
+                channel=ch["channel"],
+                by_day=bool(ch.get("by_day", True)),
+                by_night=bool(ch.get("by_night", True)),
+            )
+            for ch in channels
+        ],
+        interests=[MemberInterest(watch_type=str(w)) for w in rec.get("interests") or []],
+        field_values=[
+            MemberFieldValue(name=str(k), value=str(v)) for k, v in fields.items()
+        ],
+        consents=consents,
+    )
 
 
 def import_members(fh: IO[str]) -> int:
     """Import members from JSON Lines; every record is checked before any is written,
     and a file with one bad record imports nothing."""
-    orgs = {slug: pk for slug, pk in db.session.execute(select(Organisation.slug, Organisation.id))}
-    seen: dict[str, int] = {}
-    records = []
+    parsed: list[tuple[int, Any]] = []
     header_seen = False
     for line_no, raw in enumerate(fh, 1):
         if not raw.strip():
@@ -398,12 +441,15 @@ def import_members(fh: IO[str]) -> int:
             if rec.get("version") != EXPORT_VERSION:
                 raise MemberImportError(line_no, f"unsupported version {rec.get('version')!r}")
             continue
-        records.append((line_no, _check_record(line_no, rec, orgs, seen)["member"]))
+        parsed.append((line_no, rec))
     if not header_seen:
         raise MemberImportError(1, "the file is empty")
-    existing = set(
-        db.session.scalars(select(Member.email).where(Member.email.in_(list(seen))))
-    ) if seen else set()
+    known = _known_for(parsed)
+    seen: dict[str, int] = {}
+    records = [(line_no, _check_record(line_no, rec, known, seen)) for line_no, rec in parsed]
+    existing = set()
+    for chunk in _in_chunks(list(seen)):
+        existing.update(db.session.scalars(select(Member.email).where(Member.email.in_(chunk))))
     for line_no, member in records:
         if member.email in existing:
             raise MemberImportError(line_no, f"email {member.email} is already registered")
