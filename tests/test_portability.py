@@ -72,6 +72,9 @@ def test_a_file_with_one_bad_record_imports_nothing(app, make_member, tmp_path, 
         "consents": ([{"organisation": "nobody", "given_at": "2024-01-01T00:00:00+00:00"}],
                      "unknown organisation"),
         "language": ("fr", "language 'fr'"),
+        "channels": ([{"channel": "email"}, {"channel": "email"}], "a channel is listed twice"),
+        "privacy_notice": ({"version": "1", "accepted_at": "2024-01-01T09:00:00"},
+                           "has no time zone"),
     }
     with app.app_context():
         db.session.execute(Member.__table__.delete())
