@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, current_app, g, has_request_context, request, session
-from flask_babel import get_locale
+from flask_babel import Babel, get_locale
 from flask_login import current_user
 from jinja2 import ChoiceLoader, PackageLoader, PrefixLoader
 from sqlalchemy import event
@@ -19,7 +19,7 @@ from sqlalchemy.engine import Engine
 from core import defaults
 from core.cli import register_commands
 from core.config import load_config
-from core.extensions import babel, csrf, db, limiter, login_manager, mail, migrate
+from core.extensions import csrf, db, limiter, login_manager, mail, migrate
 from core.models import LANGUAGES, Member, Staff
 from core.plugins import CommonwatchPlugins, PluginError, installed_plugins, parse_enabled
 from core.registry import Registry, build_registry
@@ -102,7 +102,9 @@ def _init_extensions(app: Flask, state: CommonwatchState) -> None:
     csrf.init_app(app)
     mail.init_app(app)
     limiter.init_app(app)
-    babel.init_app(
+    # One Babel per app: Flask-Babel caches catalogues on the instance, and each app
+    # may enable plugins with catalogues of their own.
+    Babel(
         app,
         locale_selector=_select_locale,
         default_translation_directories=_translation_directories(state),

@@ -1,6 +1,5 @@
 """The Flask extensions of the core, created unbound and initialised in ``create_app()``."""
 
-from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
@@ -24,5 +23,4 @@ migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
 mail = Mail()
-babel = Babel()
 limiter = Limiter(key_func=get_remote_address)
