@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import json
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import IO
 
@@ -121,6 +121,7 @@ def import_areas(fh: IO[str], progress: Callable[[int], None] | None = None) -> 
     levels = area_levels()
     existing = {a.code: a for a in db.session.scalars(select(Area))}
     seen: dict[str, int] = {}
+    file_levels: dict[str, str] = {}
     parsed = []
     for line, row in _rows(fh, AREA_COLUMNS, ("code", "name", "level")):
         code, name, level = row["code"], row["name"], row["level"].lower()
@@ -140,9 +141,8 @@ def import_areas(fh: IO[str], progress: Callable[[int], None] | None = None) -> 
         else:
             if not parent_code:
                 raise DataImportError(line, f"a {level} needs a parent_code")
-            parent_level = next(
-                (lv for c, lv, *_ in parsed if c == parent_code),
-                existing[parent_code].level if parent_code in existing else None,
+            parent_level = file_levels.get(parent_code) or (
+                existing[parent_code].level if parent_code in existing else None
             )
             if parent_level is None:
                 raise DataImportError(
@@ -160,6 +160,7 @@ def import_areas(fh: IO[str], progress: Callable[[int], None] | None = None) -> 
             households = int(households_text)
         boundary = _boundary(line, row.get("boundary", ""))
         parsed.append((code, level, name, parent_code, households, boundary))
+        file_levels[code] = level
 
     created = updated = 0
     by_code = dict(existing)
@@ -214,6 +215,25 @@ def _upsert(rows: list[dict[str, object]]) -> None:
     db.session.execute(statement, rows)
 
 
+def _copy_upsert(rows: Iterable[dict[str, object]]) -> None:
+    """PostgreSQL: COPY rows into a staging table, then upsert them in one statement."""
+    connection = db.session.connection()
+    connection.exec_driver_sql(
+        "CREATE TEMPORARY TABLE postcode_import (postcode varchar(8), area_id integer, "
+        "latitude float, longitude float) ON COMMIT DROP"
+    )
+    cursor = connection.connection.driver_connection.cursor()
+    with cursor.copy("COPY postcode_import FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row((row["postcode"], row["area_id"], row["latitude"], row["longitude"]))
+    connection.exec_driver_sql(
+        "INSERT INTO postcode (postcode, area_id, latitude, longitude) "
+        "SELECT postcode, area_id, latitude, longitude FROM postcode_import "
+        "ON CONFLICT (postcode) DO UPDATE SET area_id = excluded.area_id, "
+        "latitude = excluded.latitude, longitude = excluded.longitude"
+    )
+
+
 POSTCODE_BATCH = 5000
 
 
@@ -225,17 +245,25 @@ def import_postcodes(
     area_ids = {code: pk for code, pk in db.session.execute(select(Area.code, Area.id))}
     before = db.session.scalar(select(func.count()).select_from(Postcode)) or 0
     seen: dict[str, int] = {}
-    batch: list[dict[str, object]] = []
-    try:
+
+    def rows() -> Iterator[dict[str, object]]:
         for n, (line, row) in enumerate(_rows(fh, POSTCODE_COLUMNS, ("postcode", "area_code")), 1):
-            batch.append(_postcode_row(line, row, area_ids, seen))
-            if len(batch) == POSTCODE_BATCH:
-                _upsert(batch)
-                batch = []
+            yield _postcode_row(line, row, area_ids, seen)
             if progress and n % 100_000 == 0:
                 progress(n)
-        if batch:
-            _upsert(batch)
+
+    try:
+        if db.session.get_bind().dialect.name == "postgresql":
+            _copy_upsert(rows())
+        else:
+            batch: list[dict[str, object]] = []
+            for row in rows():
+                batch.append(row)
+                if len(batch) == POSTCODE_BATCH:
+                    _upsert(batch)
+                    batch = []
+            if batch:
+                _upsert(batch)
     except Exception:
         db.session.rollback()
         raise
