@@ -41,7 +41,7 @@ DEFAULTS: dict[str, Any] = {
     "MAIL_USERNAME": None,
     "MAIL_PASSWORD": None,
     "MAIL_DEFAULT_SENDER": "Commonwatch <no-reply@localhost>",
-    #: Sign-in attempts allowed per account (and per address) in the window.
+    #: Sign-in attempts allowed per account, from any address, in the window.
     "SIGN_IN_LIMIT": "10 per 5 minutes",
     "RQ_QUEUES": "default",
 }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import secrets
 import time
@@ -13,6 +14,8 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from sqlalchemy import or_, update
+from sqlalchemy.orm.attributes import set_committed_value
 
 from core.extensions import db
 from core.models import Member, RecoveryCode, Staff, utcnow
@@ -70,10 +73,11 @@ def check_totp(secret: str, code: str, last_step: int | None, at: float | None =
                ) -> int | None:
     """The time step ``code`` is valid for (within one step either side of now), or None.
 
-    A step not after ``last_step`` is refused, so a code is never accepted twice.
+    A step not after ``last_step`` is refused, so a code is never accepted twice. Only the
+    ASCII digits 0-9 count: other Unicode digits ("²", "１") are refused, not compared.
     """
     code = "".join(code.split())
-    if not code.isdigit() or len(code) != 6:
+    if not (code.isascii() and code.isdigit()) or len(code) != 6:
         return None
     totp = pyotp.TOTP(secret)
     now_step = int((time.time() if at is None else at) // TOTP_STEP)
@@ -86,14 +90,34 @@ def check_totp(secret: str, code: str, last_step: int | None, at: float | None =
 
 
 def verify_second_factor(user: Member | Staff, code: str) -> bool:
-    """Accept a TOTP code or an unused recovery code for ``user`` (recording its use)."""
+    """Accept a TOTP code or an unused recovery code for ``user`` (recording its use).
+
+    Uses are recorded by conditional updates, so when two requests send the same code
+    at once only one of them is accepted. The caller commits.
+    """
     if not user.totp_secret:
         return False
     step = check_totp(user.totp_secret, code, user.totp_last_step)
     if step is not None:
-        user.totp_last_step = step
-        return True
+        return _record_totp_step(user, step)
     return use_recovery_code(user, code)
+
+
+def _record_totp_step(user: Member | Staff, step: int) -> bool:
+    """Record ``step`` as the last one ``user`` used, unless another request recorded it
+    or a later one since ``user`` was loaded; whether it was recorded."""
+    model = type(user)
+    result = db.session.execute(
+        update(model)
+        .where(model.id == user.id,
+               or_(model.totp_last_step.is_(None), model.totp_last_step < step))
+        .values(totp_last_step=step)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        return False
+    set_committed_value(user, "totp_last_step", step)
+    return True
 
 
 def _owner_filter(user: Member | Staff) -> dict[str, int]:
@@ -110,14 +134,20 @@ def new_recovery_codes(user: Member | Staff) -> list[str]:
 
 
 def use_recovery_code(user: Member | Staff, code: str) -> bool:
-    """Spend one unused recovery code matching ``code``."""
+    """Spend one unused recovery code matching ``code`` (False if another request spent
+    it first). The caller commits."""
     code = code.strip().lower()
     if len(code) != 13:
         return False
     for row in RecoveryCode.query.filter_by(used_at=None, **_owner_filter(user)):
         if check_password(row.code_hash, code):
-            row.used_at = utcnow()
-            return True
+            spent = db.session.execute(
+                update(RecoveryCode)
+                .where(RecoveryCode.id == row.id, RecoveryCode.used_at.is_(None))
+                .values(used_at=utcnow())
+                .execution_options(synchronize_session=False)
+            )
+            return spent.rowcount == 1
     return False
 
 
@@ -143,5 +173,8 @@ def read_token(purpose: str, token: str, max_age: int) -> Any | None:
 
 
 def password_fingerprint(user: Member | Staff) -> str:
-    """Changes whenever the password does, so a reset link works once."""
-    return (user.password_hash or "none")[-16:]
+    """Changes whenever the password does, so a reset link works once; reveals nothing
+    of the password hash."""
+    key = current_app.config["SECRET_KEY"].encode()
+    digest = hmac.new(key, (user.password_hash or "none").encode(), hashlib.sha256)
+    return digest.hexdigest()[:24]
