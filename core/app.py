@@ -144,9 +144,11 @@ def _load_user(user_id: str) -> Member | Staff | None:
 
 def _register_core_blueprints(app: Flask) -> None:
     from core.views import account, auth, public, staff
+    from core.views.errors import register_error_pages
 
     for bp in (public.bp, auth.bp, account.bp, staff.bp):
         app.register_blueprint(bp)
+    register_error_pages(app)
 
 
 def _load_plugin_parts(app: Flask, state: CommonwatchState) -> None:

@@ -1,0 +1,44 @@
+"""Error pages in the site's style and language, with no internal detail."""
+
+from __future__ import annotations
+
+from flask import Flask, render_template
+from flask_babel import gettext as _
+from werkzeug.exceptions import HTTPException
+
+
+def _page(status: int) -> tuple[str, list[str]]:
+    if status == 404:
+        return _("Page not found"), [
+            _("If you typed the web address, check it is correct."),
+            _("If you pasted the web address, check you copied the entire address."),
+        ]
+    if status == 403:
+        return _("You cannot see this page"), [
+            _("Your account does not give you access to this page.")
+        ]
+    if status == 429:
+        return _("Too many attempts"), [
+            _("You have tried too many times. Wait 5 minutes, then try again.")
+        ]
+    if status in (400, 405, 413):
+        return _("Sorry, there is a problem with that request"), [
+            _("Go back and try again.")
+        ]
+    return _("Sorry, there is a problem with the service"), [_("Try again later.")]
+
+
+def register_error_pages(app: Flask) -> None:
+    """Render HTTP errors (and unexpected exceptions, as 500) with the site's template."""
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException) -> tuple[str, int]:
+        status = error.code or 500
+        heading, lines = _page(status)
+        return render_template("errors/error.html", heading=heading, lines=lines), status
+
+    @app.errorhandler(Exception)
+    def unexpected(error: Exception) -> tuple[str, int]:
+        app.logger.exception("unhandled error")
+        heading, lines = _page(500)
+        return render_template("errors/error.html", heading=heading, lines=lines), 500
