@@ -106,7 +106,7 @@ class Postcode(db.Model):
     latitude: Mapped[float | None]
     longitude: Mapped[float | None]
 
-    area: Mapped[Area] = relationship()
+    area: Mapped[Area] = relationship(lazy="joined")
 
 
 class Member(UserMixin, db.Model):
@@ -148,7 +148,7 @@ class Member(UserMixin, db.Model):
     #: Bumped on password change: sessions carrying an older value end.
     auth_version: Mapped[int] = mapped_column(Integer, default=0)
 
-    area: Mapped[Area] = relationship()
+    area: Mapped[Area] = relationship(lazy="joined")
     channels: Mapped[list[MemberChannel]] = relationship(
         cascade="all, delete-orphan", back_populates="member", lazy="selectin"
     )
