@@ -34,7 +34,8 @@ DEFAULTS: dict[str, Any] = {
     "BRAND_LOGO_URL": None,
     "AREA_LEVELS": "force,district,ward,street",
     "PRIVACY_NOTICE_VERSION": "2026-11",
-    "MAIL_SERVER": "localhost",
+    #: SMTP server; unset (the embedded default) saves each email in instance/outbox/.
+    "MAIL_SERVER": None,
     "MAIL_PORT": 25,
     "MAIL_USE_TLS": False,
     "MAIL_USE_SSL": False,

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from flask import current_app, render_template
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_mail import Message
 
 from core.extensions import db, mail
-from core.models import Member, Staff
+from core.models import Member, Staff, utcnow
 from core.security import make_token, password_fingerprint
 
 VERIFY_MAX_AGE = 7 * 24 * 3600
@@ -31,7 +33,20 @@ def send(to: str, subject: str, template: str, language: str = "en", **context: 
             recipients=[to],
             body=render_template(f"emails/{template}.txt", brand_name=brand, **context),
         )
-    mail.send(msg)
+    if current_app.config.get("MAIL_SERVER"):
+        mail.send(msg)
+    else:
+        _save(msg)
+
+
+def _save(msg: Message) -> None:
+    # The embedded default: no mail server, so keep the email where a developer finds it.
+    outbox = Path(current_app.instance_path) / "outbox"
+    outbox.mkdir(parents=True, exist_ok=True)
+    path = outbox / f"{utcnow():%Y%m%dT%H%M%S%f}-{msg.recipients[0]}.eml"
+    path.write_bytes(msg.as_bytes())
+    current_app.logger.warning("no MAIL_SERVER set: email to %s saved as %s",
+                               msg.recipients[0], path)
 
 
 def send_verification_email(member_id: int) -> None:

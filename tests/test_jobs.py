@@ -38,3 +38,15 @@ def test_with_redis_a_worker_sends_the_email(make_app, redis_url, county, make_m
 def test_worker_command_refuses_to_start_without_redis(app):
     result = app.test_cli_runner().invoke(args=["worker", "--burst"])
     assert result.exit_code != 0 and "REDIS_URL is not set" in result.output
+
+
+def test_without_a_mail_server_emails_are_saved_for_the_developer(make_app, county,
+                                                                    make_member, tmp_path):
+    app = make_app(MAIL_SERVER=None)
+    app.instance_path = str(tmp_path)
+    with app.app_context():
+        make_member(email="saved@example.org")
+    app.test_client().post("/password/forgot", data={"email": "saved@example.org"})
+    saved = list((tmp_path / "outbox").glob("*saved@example.org.eml"))
+    assert len(saved) == 1
+    assert "/password/reset/" in saved[0].read_text()
