@@ -216,3 +216,21 @@ def test_officers_cannot_manage_staff(app, people, login):
     client = login(app.test_client(), staff=people["officer_a"])
     assert client.get("/staff/accounts").status_code == 403
     assert client.post("/staff/accounts/new", data=account_form()).status_code == 403
+
+
+def test_staff_change_their_password_and_other_sessions_end(app, people, login):
+    from core.testing.pytest_plugin import DEFAULT_PASSWORD
+
+    first = login(app.test_client(), staff=people["officer_a"])
+    second = login(app.test_client(), staff=people["officer_a"])
+    assert "Change your password" in first.get("/staff/").get_data(as_text=True)
+    wrong = first.post("/staff/password", data={
+        "current_password": "not my password", "password": "a brand new password",
+        "password_confirm": "a brand new password"}).get_data(as_text=True)
+    assert "Your current password is not right" in wrong
+    response = first.post("/staff/password", data={
+        "current_password": DEFAULT_PASSWORD, "password": "a brand new password",
+        "password_confirm": "a brand new password"})
+    assert response.status_code == 302
+    assert first.get("/staff/").status_code == 200
+    assert second.get("/staff/").status_code == 302

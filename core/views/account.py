@@ -26,7 +26,6 @@ from core.emails import DOORSTEP_MAX_AGE, VERIFY_MAX_AGE, send_verification_emai
 from core.extensions import db
 from core.forms import (
     CHANNEL_LABELS,
-    ChangePasswordForm,
     ConfirmForm,
     DeleteAccountForm,
     GovCheckboxesInput,
@@ -49,6 +48,7 @@ from core.members import (
 from core.models import Member, MemberAccess, utcnow
 from core.registry import Registry
 from core.security import check_password, hash_password, read_token, set_password
+from core.views.auth import change_password_page
 
 bp = Blueprint("account", __name__)
 
@@ -207,21 +207,7 @@ def preferences() -> str | BaseResponse:
 @bp.route("/account/password", methods=["GET", "POST"])
 @member_required
 def change_password() -> str | BaseResponse:
-    member = current_user._get_current_object()
-    form = ChangePasswordForm()
-    if form.validate_on_submit():
-        if not check_password(member.password_hash, form.current_password.data):
-            form.current_password.errors.append(_("Your current password is not right"))
-        else:
-            set_password(member, form.password.data)
-            db.session.commit()
-            # Other sessions end; this one carries on with the new credentials.
-            mfa = session.get("mfa")
-            login_user(member)
-            session["mfa"] = mfa
-            flash(_("Your password has been changed"), "success")
-            return redirect(url_for("account.index"))
-    return render_template("account/change_password.html", form=form)
+    return change_password_page(url_for("account.index"))
 
 
 @bp.post("/account/opt-out")

@@ -22,7 +22,13 @@ from werkzeug.wrappers import Response
 from core.access import public, two_factor_pending
 from core.emails import RESET_MAX_AGE, send_password_reset
 from core.extensions import db, limiter
-from core.forms import ForgotPasswordForm, NewPasswordForm, SignInForm, TwoFactorForm
+from core.forms import (
+    ChangePasswordForm,
+    ForgotPasswordForm,
+    NewPasswordForm,
+    SignInForm,
+    TwoFactorForm,
+)
 from core.jobs import enqueue
 from core.models import Member, Staff
 from core.security import (
@@ -202,3 +208,22 @@ def reset_password(token: str) -> str | Response:
         flash(_("Your password has been changed. Sign in with your new password"), "success")
         return redirect(url_for("auth.staff_sign_in" if model is Staff else "auth.sign_in"))
     return render_template("auth/reset_password.html", form=form)
+
+
+def change_password_page(done_url: str) -> str | Response:
+    """The change-password form for the signed-in user; other sessions end on success."""
+    user = current_user._get_current_object()
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        if not check_password(user.password_hash, form.current_password.data):
+            form.current_password.errors.append(_("Your current password is not right"))
+        else:
+            set_password(user, form.password.data)
+            db.session.commit()
+            # Other sessions end; this one carries on with the new credentials.
+            mfa = session.get("mfa")
+            login_user(user)
+            session["mfa"] = mfa
+            flash(_("Your password has been changed"), "success")
+            return redirect(done_url)
+    return render_template("account/change_password.html", form=form, back=done_url)

@@ -49,6 +49,7 @@ from core.scoping import (
     scoped_staff,
 )
 from core.security import hash_password, new_totp_secret
+from core.views.auth import change_password_page
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 
@@ -176,6 +177,12 @@ def register_member() -> str | BaseResponse:
             return redirect(url_for("staff.register_member"))
     return render_template("staff/register_member.html", form=form)
 
+
+
+@bp.route("/password", methods=["GET", "POST"])
+@staff_required()
+def change_password() -> str | BaseResponse:
+    return change_password_page(url_for("staff.index"))
 
 
 # -- staff accounts -------------------------------------------------------------------------
