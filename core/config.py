@@ -96,6 +96,10 @@ def load_config(app: Flask, config: Mapping[str, Any] | None) -> None:
     app.config.setdefault("MAX_CONTENT_LENGTH", 2 * 1024 * 1024)
     app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
     app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
-    app.config.setdefault("SESSION_COOKIE_SECURE", app.config["BASE_URL"].startswith("https"))
+    https = app.config["BASE_URL"].startswith("https://")
+    app.config.setdefault("SESSION_COOKIE_SECURE", https)
+    # Residents are not offered "remember me"; these cover the cookie all the same.
+    app.config.setdefault("REMEMBER_COOKIE_SECURE", https)
+    app.config.setdefault("REMEMBER_COOKIE_HTTPONLY", True)
     app.config.setdefault("REMEMBER_COOKIE_SAMESITE", "Lax")
     app.config.setdefault("BABEL_DEFAULT_LOCALE", "en")

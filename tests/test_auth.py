@@ -534,7 +534,7 @@ def test_reset_link_is_built_from_base_url_and_sets_a_new_password(
     assert response.status_code == 200
 
     link = reset_link(outbox, email)
-    assert link.startswith("http://commonwatch.example.org/password/reset/")
+    assert link.startswith("https://commonwatch.example.org/password/reset/")
     assert "evil.example" not in outbox[0].get_body(("plain",)).get_content()
 
     path = urlsplit(link).path

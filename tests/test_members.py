@@ -67,8 +67,8 @@ def test_a_resident_registers_and_confirms_their_email(app, client, county, outb
     # The email is in the language the resident chose.
     assert "Cadarnhau" in message["Subject"] or "Confirm" not in message["Subject"]
     link = outbox.links(message)[0]
-    assert link.startswith("http://commonwatch.example.org/verify-email/")
-    path = link.removeprefix("http://commonwatch.example.org")
+    assert link.startswith("https://commonwatch.example.org/verify-email/")
+    path = link.removeprefix("https://commonwatch.example.org")
     assert client.get(path).status_code == 200
     assert client.post(path).status_code == 302
     with app.app_context():

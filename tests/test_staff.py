@@ -130,7 +130,7 @@ def test_doorstep_registration_sends_a_confirmation_link(app, people, login, out
         assert dora.registered_by_id == people["officer_a"]
         assert dora.password_hash is None and dora.email_verified_at is None
     link = outbox.links(outbox.wait_for(1)[0])[0]
-    path = link.removeprefix("http://commonwatch.example.org")
+    path = link.removeprefix("https://commonwatch.example.org")
     resident = app.test_client()
     assert "Dora Doorstep" in resident.get(path).get_data(as_text=True)
     response = resident.post(path, data={"password": "dora's own password",

@@ -157,7 +157,7 @@ def base_config(database_url: str, smtp_server: tuple[str, int, Outbox]) -> dict
         "MAIL_DEFAULT_SENDER": "Commonwatch <alerts@commonwatch.example.org>",
         # Flask-Mail would swallow mail under TESTING; ours goes to the real SMTP server.
         "MAIL_SUPPRESS_SEND": False,
-        "BASE_URL": "http://commonwatch.example.org",
+        "BASE_URL": "https://commonwatch.example.org",
         "WTF_CSRF_ENABLED": False,
     }
 
