@@ -17,12 +17,14 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from core import defaults
+from core.access import enforce_declared_policy
 from core.cli import register_commands
 from core.config import load_config
 from core.extensions import csrf, db, limiter, login_manager, mail, migrate
-from core.models import LANGUAGES, Member, Staff
+from core.models import LANGUAGES, Member, Staff, UTCDateTime
 from core.plugins import CommonwatchPlugins, PluginError, installed_plugins, parse_enabled
 from core.registry import Registry, build_registry
+from core.sessions import check_request
 
 CORE_DIR = Path(__file__).parent
 
@@ -84,6 +86,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     return app
 
 
+def _render_migration_item(type_: str, obj: Any, autogen_context: Any) -> str | bool:
+    # Revisions are frozen snapshots: never make them import our model module.
+    if type_ == "type" and isinstance(obj, UTCDateTime):
+        return "sa.DateTime(timezone=True)"
+    return False
+
+
 def _translation_directories(state: CommonwatchState) -> str:
     # Translations shipped by plugins join the core's catalogue.
     dirs = [str(CORE_DIR / "translations")]
@@ -98,7 +107,8 @@ def _translation_directories(state: CommonwatchState) -> str:
 
 def _init_extensions(app: Flask, state: CommonwatchState) -> None:
     db.init_app(app)
-    migrate.init_app(app, db, directory=str(CORE_DIR / "migrations"), render_as_batch=True)
+    migrate.init_app(app, db, directory=str(CORE_DIR / "migrations"), render_as_batch=True,
+                     render_item=_render_migration_item)
     csrf.init_app(app)
     mail.init_app(app)
     limiter.init_app(app)
@@ -195,6 +205,15 @@ def _init_templates(app: Flask) -> None:
     @app.before_request
     def _nonce() -> None:
         g.csp_nonce = secrets.token_urlsafe(16)
+
+    app.before_request(enforce_declared_policy)
+
+    @app.before_request
+    def _session_still_valid() -> None:
+        if request.endpoint and request.endpoint != "static":
+            reason = check_request()
+            if reason:
+                app.logger.info("signed out: %s", reason)
 
     @app.context_processor
     def _page_context() -> dict[str, Any]:

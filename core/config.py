@@ -45,6 +45,13 @@ DEFAULTS: dict[str, Any] = {
     #: Sign-in attempts allowed per account, from any address, in the window.
     "SIGN_IN_LIMIT": "10 per 5 minutes",
     "RQ_QUEUES": "default",
+    #: Staff sessions end after this many idle minutes, and after this many hours at most.
+    "STAFF_IDLE_MINUTES": 30,
+    "STAFF_SESSION_HOURS": 12,
+    #: Residents' sessions end after this many days.
+    "MEMBER_SESSION_DAYS": 30,
+    #: Sensitive changes need the password to have been given within this many minutes.
+    "FRESH_LOGIN_MINUTES": 10,
 }
 
 

@@ -10,7 +10,8 @@ from flask_babel import gettext as _
 from flask_mail import Message
 
 from core.extensions import db, mail
-from core.models import Member, Staff, utcnow
+from core.jobs import enqueue
+from core.models import Member, SecurityEvent, Staff, utcnow
 from core.security import make_token, password_fingerprint
 
 VERIFY_MAX_AGE = 7 * 24 * 3600
@@ -85,3 +86,34 @@ def send_password_reset(kind: str, user_id: int) -> None:
         subject = _("Reset your password")
     send(user.email, subject, "reset_password", language, user=user,
          link=external_url("auth.reset_password", token=token))
+
+
+def notify_security_event(user: Member | Staff, kind: str, old_email: str | None = None) -> None:
+    """Record a change to how ``user`` signs in and email them about it (commits)."""
+    owner = {"staff_id": user.id} if isinstance(user, Staff) else {"member_id": user.id}
+    event = SecurityEvent(kind=kind, old_email=old_email, **owner)
+    db.session.add(event)
+    db.session.commit()
+    enqueue(send_security_notice, event.id)
+
+
+def send_security_notice(event_id: int) -> None:
+    """Tell someone their password, email address or two-factor setting changed."""
+    event = db.session.get(SecurityEvent, event_id)
+    if event is None:
+        return
+    user = db.session.get(Staff, event.staff_id) if event.staff_id else db.session.get(
+        Member, event.member_id)
+    if user is None:
+        return
+    language = getattr(user, "language", "en")
+    with force_locale(language):
+        subject = {
+            "password_changed": _("Your password was changed"),
+            "email_changed": _("Your email address was changed"),
+            "two_factor_enabled": _("Two-factor authentication was turned on"),
+        }[event.kind]
+    for address in dict.fromkeys([user.email, event.old_email]):
+        if address:
+            send(address, subject, "security_notice", language, user=user, event=event,
+                 reset_link=external_url("auth.forgot_password"))

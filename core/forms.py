@@ -270,7 +270,7 @@ class ResidentFormBase(FlaskForm):
         """The resident's answers as :class:`core.members.MemberData`."""
         return MemberData(
             name=self.name.data,
-            email=self.email.data,
+            email=self.email.data if "email" in self else "",
             address_line=self.address_line.data,
             postcode=self.postcode.data,
             phone=self.phone.data,
@@ -290,7 +290,8 @@ class ResidentFormBase(FlaskForm):
     def fill(self, data: MemberData) -> None:
         """Put a resident's current answers in the form (for the profile page)."""
         for key in ("name", "email", "address_line", "postcode", "language"):
-            self[key].data = getattr(data, key)
+            if key in self:
+                self[key].data = getattr(data, key)
         self.phone.data = data.phone or ""
         self.channels.data = data.channels
         self.interests.data = data.interests
@@ -339,6 +340,8 @@ class DoorstepExtras(ResidentFormBase):
 
 
 class ProfileExtras(ResidentFormBase):
+    #: The email address changes on its own page, with the password.
+    email = None
     submit = SubmitField(_l("Save changes"), widget=GovSubmitInput())
 
 
@@ -429,6 +432,30 @@ class ConfirmForm(FlaskForm):
     """A form that is only a button (and its CSRF token)."""
 
     submit = SubmitField(_l("Confirm"), widget=GovSubmitInput())
+
+
+class ConfirmPasswordForm(FlaskForm):
+    password = PasswordField(
+        _l("Password"),
+        validators=[InputRequired(message=_l("Enter your password"))],
+        widget=GovPasswordInput(),
+    )
+    submit = SubmitField(_l("Continue"), widget=GovSubmitInput())
+
+
+class ChangeEmailForm(FlaskForm):
+    email = _text(
+        _l("New email address"),
+        InputRequired(message=_l("Enter your new email address")),
+        check_email,
+        Length(max=254),
+    )
+    password = PasswordField(
+        _l("Your password"),
+        validators=[InputRequired(message=_l("Enter your password"))],
+        widget=GovPasswordInput(),
+    )
+    submit = SubmitField(_l("Change email address"), widget=GovSubmitInput())
 
 
 class DeleteAccountForm(FlaskForm):

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from flask import abort
 from sqlalchemy import ColumnElement, Select, and_, exists, insert, literal, select
 
+from core.access import log_denied
 from core.areas import within
 from core.extensions import db
 from core.models import (
@@ -48,6 +49,7 @@ def get_scoped_member(staff: Staff, member_id: int) -> Member:
     members out of scope cannot be told from ids that do not exist)."""
     member = db.session.scalar(scoped_members(staff).where(Member.id == member_id))
     if member is None:
+        log_denied("member not in scope or not found")
         abort(404)
     return member
 
@@ -101,5 +103,6 @@ def get_scoped_staff(manager: Staff, staff_id: int) -> Staff:
     """The staff account with ``staff_id`` if ``manager`` may manage it; 404 otherwise."""
     account = db.session.scalar(scoped_staff(manager).where(Staff.id == staff_id))
     if account is None:
+        log_denied("staff account not in scope or not found")
         abort(404)
     return account

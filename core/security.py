@@ -45,9 +45,12 @@ def check_password(password_hash: str | None, password: str) -> bool:
 
 
 def set_password(user: Member | Staff, password: str) -> None:
-    """Set a new password and end every other session of the user."""
+    """Set a new password and end every session of the user (not committed)."""
+    from core.sessions import end_all
+
     user.password_hash = hash_password(password)
     user.auth_version = (user.auth_version or 0) + 1
+    end_all(user)
 
 
 # -- two-factor ---------------------------------------------------------------------------

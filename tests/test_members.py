@@ -143,7 +143,7 @@ def test_a_member_changes_their_profile(app, client, county, make_member, login,
     member_id = make_member(email="old@example.org", interests=["rural_watch.dog"])
     login(client, member=member_id)
     police, council = org_id(app, "wealdshire-police"), org_id(app, "ashendry-council")
-    data = registration(app, email="old@example.org", postcode="HF4 1AB",
+    data = registration(app, email="old@example.org", postcode="HF4 1AB", language="en",
                         organisations=[str(police), str(council)], interests=["rural_watch.farm"])
     data = {k: v for k, v in data.items() if k not in ("password", "password_confirm", "privacy")}
     with app.app_context():
@@ -161,12 +161,27 @@ def test_a_member_changes_their_profile(app, client, county, make_member, login,
         assert member.email_verified_at is not None  # email unchanged
     assert len(outbox) == 0
 
+    # The email address cannot be changed from the profile form...
     data["email"] = "new@example.org"
     client.post("/account/profile", data=data)
     with app.app_context():
+        assert db.session.get(Member, member_id).email == "old@example.org"
+    # ...but on its own page, with the password.
+    page = client.post("/account/email?lang=en", data={"email": "new@example.org",
+                                                "password": "wrong password!"})
+    assert "Your password is not right" in page.get_data(as_text=True)
+    response = client.post("/account/email", data={"email": "New@Example.org",
+                                                    "password": DEFAULT_PASSWORD})
+    assert response.status_code == 302
+    with app.app_context():
         member = db.session.get(Member, member_id)
         assert member.email == "new@example.org" and member.email_verified_at is None
-    assert outbox.wait_for(1)[0]["To"] == "new@example.org"
+    messages = outbox.wait_for(3)
+    # The old address is told, the new one too, and the new one gets a link to confirm.
+    assert {m["To"] for m in messages} == {"old@example.org", "new@example.org"}
+    notices = [m for m in messages if "email address was changed" in m["Subject"]]
+    assert {m["To"] for m in notices} == {"old@example.org", "new@example.org"}
+    assert any("/verify-email/" in m.get_body(("plain",)).get_content() for m in messages)
 
 
 def test_withdrawing_consent_hides_the_member_from_that_organisation(

@@ -15,17 +15,24 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
-from flask_login import current_user, login_user, logout_user
+from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.wrappers import Response as BaseResponse
 from wtforms import SelectMultipleField
 from wtforms.validators import InputRequired
 
+from core import sessions
 from core.access import member_required, public
-from core.emails import DOORSTEP_MAX_AGE, VERIFY_MAX_AGE, send_verification_email
+from core.emails import (
+    DOORSTEP_MAX_AGE,
+    VERIFY_MAX_AGE,
+    notify_security_event,
+    send_verification_email,
+)
 from core.extensions import db
 from core.forms import (
     CHANNEL_LABELS,
+    ChangeEmailForm,
     ConfirmForm,
     DeleteAccountForm,
     GovCheckboxesInput,
@@ -70,9 +77,7 @@ def register() -> str | BaseResponse:
             member = create_member(form.to_data(), password_hash=hash_password(form.password.data))
             db.session.commit()
             enqueue(send_verification_email, member.id)
-            session.clear()
-            login_user(member)
-            session["lang"] = member.language
+            sessions.begin(member)
             return redirect(url_for("account.registered"))
     return render_template("account/register.html", form=form)
 
@@ -120,9 +125,7 @@ def confirm_doorstep(token: str) -> str | BaseResponse | tuple[str, int]:
         set_password(member, form.password.data)
         member.email_verified_at = utcnow()
         db.session.commit()
-        session.clear()
-        login_user(member)
-        session["lang"] = member.language
+        sessions.begin(member)
         flash(_("Your registration is confirmed. You will now get alerts."), "success")
         return redirect(url_for("account.index"))
     return render_template("account/confirm_doorstep.html", form=form, member=member)
@@ -154,18 +157,13 @@ def profile() -> str | BaseResponse:
     if not form.is_submitted():
         form.fill(member_data(member))
     if form.validate_on_submit():
-        if email_taken(form.email.data, except_id=member.id):
-            form.email.errors.append(_("Another account already uses this email address"))
-        else:
-            email_changed = update_member(member, form.to_data())
-            db.session.commit()
-            session["lang"] = member.language
-            if email_changed:
-                enqueue(send_verification_email, member.id)
-                flash(_("Check your email to confirm your new address"), "success")
-            else:
-                flash(_("Your details have been saved"), "success")
-            return redirect(url_for("account.index"))
+        data = form.to_data()
+        data.email = member.email
+        update_member(member, data)
+        db.session.commit()
+        session["lang"] = member.language
+        flash(_("Your details have been saved"), "success")
+        return redirect(url_for("account.index"))
     return render_template("account/profile.html", form=form)
 
 
@@ -202,6 +200,28 @@ def preferences() -> str | BaseResponse:
         flash(_("Your preferences have been saved"), "success")
         return redirect(url_for("account.index"))
     return render_template("account/preferences.html", form=form, member=member)
+
+
+@bp.route("/account/email", methods=["GET", "POST"])
+@member_required
+def change_email() -> str | BaseResponse:
+    member = current_user._get_current_object()
+    form = ChangeEmailForm()
+    if form.validate_on_submit():
+        if not check_password(member.password_hash, form.password.data):
+            form.password.errors.append(_("Your password is not right"))
+        elif email_taken(form.email.data, except_id=member.id):
+            form.email.errors.append(_("Another account already uses this email address"))
+        else:
+            old_email = member.email
+            member.email = form.email.data.lower()
+            member.email_verified_at = None
+            db.session.commit()
+            notify_security_event(member, "email_changed", old_email=old_email)
+            enqueue(send_verification_email, member.id)
+            flash(_("Check your email to confirm your new address"), "success")
+            return redirect(url_for("account.index"))
+    return render_template("account/change_email.html", form=form)
 
 
 @bp.route("/account/password", methods=["GET", "POST"])
@@ -266,10 +286,9 @@ def delete() -> str | BaseResponse:
         if not check_password(member.password_hash, form.password.data):
             form.password.errors.append(_("Your password is not right"))
         else:
+            sessions.end()
             erase(member)
             db.session.commit()
-            logout_user()
-            session.clear()
             flash(_("Your account and everything we held about you has been deleted"), "success")
             return redirect(url_for("public.index"))
     return render_template("account/delete.html", form=form)

@@ -15,15 +15,17 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
-from flask_login import current_user, login_user, logout_user
+from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from core.access import public, two_factor_pending
-from core.emails import RESET_MAX_AGE, send_password_reset
+from core import sessions
+from core.access import public, signed_in_required, two_factor_pending
+from core.emails import RESET_MAX_AGE, notify_security_event, send_password_reset
 from core.extensions import db, limiter
 from core.forms import (
     ChangePasswordForm,
+    ConfirmPasswordForm,
     ForgotPasswordForm,
     NewPasswordForm,
     SignInForm,
@@ -71,15 +73,6 @@ def _account_key() -> str:
     return "sign-in:" + request.form.get("email", "").strip().lower()
 
 
-def _start_session(user: Member | Staff) -> None:
-    language = session.get("lang")
-    session.clear()
-    login_user(user)
-    session["mfa"] = False
-    if isinstance(user, Member):
-        session["lang"] = user.language
-    elif language:
-        session["lang"] = language
 
 
 def _sign_in(model: type[Member] | type[Staff], template: str) -> str | Response:
@@ -89,7 +82,7 @@ def _sign_in(model: type[Member] | type[Staff], template: str) -> str | Response
         user = db.session.scalar(select(model).where(model.email == email))
         ok = check_password(user.password_hash if user else _DUMMY_HASH, form.password.data)
         if user is not None and ok and user.is_active:
-            _start_session(user)
+            sessions.begin(user)
             default = url_for("staff.index" if model is Staff else "account.index")
             target = safe_next(request.args.get("next"), default)
             if model is Staff:
@@ -119,8 +112,7 @@ def staff_sign_in() -> str | Response:
 @bp.post("/sign-out")
 @public
 def sign_out() -> Response:
-    logout_user()
-    session.clear()
+    sessions.end()
     flash(_("You have signed out"), "success")
     return redirect(url_for("public.index"))
 
@@ -154,6 +146,9 @@ def two_factor_setup() -> str | Response:
     user = current_user._get_current_object()
     if user.totp_secret and not session.get("mfa"):
         return redirect(url_for("auth.two_factor", next=request.args.get("next")))
+    if user.totp_secret and not sessions.is_fresh():
+        # Replacing a working second factor is a sensitive change.
+        return redirect(url_for("auth.confirm_password", next=request.full_path))
     secret = session.get("pending_totp") or new_totp_secret()
     session["pending_totp"] = secret
     form = TwoFactorForm()
@@ -166,6 +161,7 @@ def two_factor_setup() -> str | Response:
             db.session.commit()
             session.pop("pending_totp", None)
             session["mfa"] = True
+            notify_security_event(user, "two_factor_enabled")
             return render_template(
                 "auth/recovery_codes.html",
                 codes=codes,
@@ -203,8 +199,8 @@ def reset_password(token: str) -> str | Response:
     if form.validate_on_submit():
         set_password(user, form.password.data)
         db.session.commit()
-        logout_user()
-        session.clear()
+        sessions.end()
+        notify_security_event(user, "password_changed")
         flash(_("Your password has been changed. Sign in with your new password"), "success")
         return redirect(url_for("auth.staff_sign_in" if model is Staff else "auth.sign_in"))
     return render_template("auth/reset_password.html", form=form)
@@ -220,10 +216,26 @@ def change_password_page(done_url: str) -> str | Response:
         else:
             set_password(user, form.password.data)
             db.session.commit()
-            # Other sessions end; this one carries on with the new credentials.
+            # Every other session ends; this one carries on in a new session.
             mfa = session.get("mfa")
-            login_user(user)
+            sessions.begin(user)
             session["mfa"] = mfa
+            notify_security_event(user, "password_changed")
             flash(_("Your password has been changed"), "success")
             return redirect(done_url)
     return render_template("account/change_password.html", form=form, back=done_url)
+
+
+@bp.route("/confirm-password", methods=["GET", "POST"])
+@signed_in_required
+def confirm_password() -> str | Response:
+    """Ask for the password again before a sensitive change."""
+    user = current_user._get_current_object()
+    form = ConfirmPasswordForm()
+    if form.validate_on_submit():
+        if check_password(user.password_hash, form.password.data):
+            sessions.mark_fresh()
+            default = url_for("staff.index" if isinstance(user, Staff) else "account.index")
+            return redirect(safe_next(request.args.get("next"), default))
+        form.password.errors.append(_("Your password is not right"))
+    return render_template("auth/confirm_password.html", form=form)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from flask import Flask, render_template
+from flask import Flask, render_template, request
 from flask_babel import gettext as _
 from werkzeug.exceptions import HTTPException
+
+from core.access import log_denied
 
 
 def _page(status: int) -> tuple[str, list[str]]:
@@ -34,6 +36,9 @@ def register_error_pages(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> tuple[str, int]:
         status = error.code or 500
+        if status in (400, 429) and request.url_rule is not None:
+            # Refused CSRF tokens and throttled attempts are denials too.
+            log_denied(f"{status} {error.description}"[:120])
         heading, lines = _page(status)
         return render_template("errors/error.html", heading=heading, lines=lines), status
 

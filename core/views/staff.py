@@ -25,7 +25,8 @@ from flask_babel import gettext as _
 from sqlalchemy import ColumnElement, func, or_, select
 from werkzeug.wrappers import Response as BaseResponse
 
-from core.access import has_permission, role_rank, staff_required
+from core import sessions
+from core.access import fresh_login_required, has_permission, role_rank, staff_required
 from core.areas import lookup_postcode, within
 from core.emails import send_doorstep_confirmation, send_password_reset
 from core.extensions import db
@@ -234,6 +235,7 @@ def accounts() -> str:
 
 @bp.route("/accounts/new", methods=["GET", "POST"])
 @staff_required("core.staff.manage")
+@fresh_login_required
 def new_account() -> str | BaseResponse:
     manager: Staff = g.staff
     form = _account_form(manager, None)
@@ -260,6 +262,7 @@ def new_account() -> str | BaseResponse:
 
 @bp.route("/accounts/<int:staff_id>", methods=["GET", "POST"])
 @staff_required("core.staff.manage")
+@fresh_login_required
 def edit_account(staff_id: int) -> str | BaseResponse:
     manager: Staff = g.staff
     account = get_scoped_staff(manager, staff_id)
@@ -283,6 +286,7 @@ def edit_account(staff_id: int) -> str | BaseResponse:
                 account.areas = areas
                 if account.active and not form.active.data:
                     account.auth_version += 1  # ends the person's sessions now
+                    sessions.end_all(account)
                 account.active = form.active.data
                 db.session.commit()
                 flash(_("Account saved"), "success")
