@@ -38,7 +38,7 @@ from core.members import DEMOGRAPHICS, MemberData
 from core.models import ROLES, Organisation
 from core.phones import normalise_phone
 from core.registry import Registry
-from core.security import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
+from core.security import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, is_common_password
 
 
 class _Translated:
@@ -171,6 +171,14 @@ def check_phone(form: Form, field: Field) -> None:
                "starting with +")
         )
     field.data = e164
+
+
+def check_not_common(form: Form, field: Field) -> None:
+    """Refuse the passwords attackers try first."""
+    if field.data and is_common_password(field.data):
+        raise ValidationError(
+            _l("This is one of the most common passwords. Choose one that is harder to guess")
+        )
 
 
 def _text(label: Any, *validators: Any, **kwargs: Any) -> StringField:
@@ -313,6 +321,7 @@ class RegistrationExtras(ResidentFormBase):
                 max=MAX_PASSWORD_LENGTH,
                 message=_l("Password must be between 12 and 128 characters"),
             ),
+            check_not_common,
         ],
         widget=GovPasswordInput(),
         description=_l("At least 12 characters. A few words strung together work well."),

@@ -6,6 +6,8 @@ import hashlib
 import hmac
 import secrets
 import time
+from functools import cache
+from pathlib import Path
 from typing import Any
 
 import pyotp
@@ -27,6 +29,20 @@ MIN_PASSWORD_LENGTH = 12
 MAX_PASSWORD_LENGTH = 128
 TOTP_STEP = 30
 RECOVERY_CODE_COUNT = 10
+
+
+COMMON_PASSWORDS_FILE = Path(__file__).parent / "data" / "common-passwords.txt"
+
+
+@cache
+def _common_passwords() -> frozenset[str]:
+    lines = COMMON_PASSWORDS_FILE.read_text(encoding="utf-8").splitlines()
+    return frozenset(line.strip().lower() for line in lines if line and not line.startswith("#"))
+
+
+def is_common_password(password: str) -> bool:
+    """Whether ``password`` is one of the 3,000 most common passwords (ignoring case)."""
+    return password.strip().lower() in _common_passwords()
 
 
 def hash_password(password: str) -> str:

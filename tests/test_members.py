@@ -91,6 +91,7 @@ def test_a_forged_verification_link_does_nothing(app, client, county, make_membe
         ("email", "not-an-email", "Enter an email address in the correct format"),
         ("phone", "12345", "Enter a UK phone number"),
         ("password", "short", "Password must be between 12 and 128 characters"),
+        ("password", "1QAZ2WSX3EDC", "one of the most common passwords"),
         ("password_confirm", "something else entirely", "The passwords do not match"),
         ("privacy", "", "You must agree to the privacy notice"),
         ("organisations", [], "Choose at least one organisation"),

@@ -176,3 +176,12 @@ def test_a_view_without_a_policy_is_refused_at_run_time(make_app, caplog):
     response = app.test_client().get("/forgotten")
     assert response.status_code == 403 and "secret" not in response.get_data(as_text=True)
     assert any("declares no access policy" in r.getMessage() for r in caplog.records)
+
+
+def test_a_common_password_is_refused_when_changing_it(app, county, make_member, login):
+    client = login(app.test_client(), member=make_member())
+    page = client.post("/account/password", data={
+        "current_password": DEFAULT_PASSWORD, "password": "q1w2e3r4t5y6",
+        "password_confirm": "q1w2e3r4t5y6"}).get_data(as_text=True)
+    assert "one of the most common passwords" in page
+    assert replay(app, session_cookie(client)).get("/account").status_code == 200
