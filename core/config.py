@@ -45,6 +45,9 @@ DEFAULTS: dict[str, Any] = {
     #: Sign-in attempts allowed per account, from any address, in the window.
     "SIGN_IN_LIMIT": "10 per 5 minutes",
     "RQ_QUEUES": "default",
+    #: How long RQ keeps a finished job's result, and a failed job (for inspection).
+    "JOB_RESULT_TTL_SECONDS": 3600,
+    "JOB_FAILURE_TTL_SECONDS": 7 * 24 * 3600,
     #: Staff sessions end after this many idle minutes, and after this many hours at most.
     "STAFF_IDLE_MINUTES": 30,
     "STAFF_SESSION_HOURS": 12,
@@ -100,6 +103,9 @@ def load_config(app: Flask, config: Mapping[str, Any] | None) -> None:
 
     redis_url = app.config.get("REDIS_URL")
     app.config.setdefault("RATELIMIT_STORAGE_URI", redis_url or "memory://")
+    # Fail closed: if the limit store is down, refuse the request instead of not counting.
+    app.config["RATELIMIT_SWALLOW_ERRORS"] = False
+    app.config["RATELIMIT_IN_MEMORY_FALLBACK_ENABLED"] = False
     app.config.setdefault("MAX_CONTENT_LENGTH", 2 * 1024 * 1024)
     app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
     app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")

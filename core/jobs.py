@@ -36,7 +36,12 @@ def enqueue(func: Callable[..., Any], *args: Any, queue: str = "default", **kwar
     failure is logged, not raised, as a worker would.
     """
     if current_app.config.get("REDIS_URL"):
-        return Queue(queue, connection=redis_connection()).enqueue(func, *args, **kwargs)
+        config = current_app.config
+        return Queue(queue, connection=redis_connection()).enqueue(
+            func, *args, **kwargs,
+            result_ttl=config["JOB_RESULT_TTL_SECONDS"],
+            failure_ttl=config["JOB_FAILURE_TTL_SECONDS"],
+        )
     try:
         func(*args, **kwargs)
     except Exception:

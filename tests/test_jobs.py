@@ -50,3 +50,48 @@ def test_without_a_mail_server_emails_are_saved_for_the_developer(make_app, coun
     saved = list((tmp_path / "outbox").glob("*saved@example.org.eml"))
     assert len(saved) == 1
     assert "/password/reset/" in saved[0].read_text()
+
+
+def _boom(member_id):
+    raise RuntimeError("provider down")
+
+
+@pytest.mark.redis
+def test_failed_jobs_expire_within_the_retention_period(make_app, redis_url):
+    from rq.registry import FailedJobRegistry
+
+    app = make_app(REDIS_URL=redis_url)
+    connection = redis_connection(app)
+    Queue("default", connection=connection).empty()
+    with app.app_context():
+        job = enqueue(_boom, 42)
+    run_worker(app, ["default"], burst=True)
+    assert job.id in FailedJobRegistry("default", connection=connection).get_job_ids()
+    ttl = connection.ttl(job.key)
+    assert 0 < ttl <= app.config["JOB_FAILURE_TTL_SECONDS"] == 7 * 24 * 3600
+
+
+@pytest.mark.redis
+def test_jobs_carry_only_ids(make_app, redis_url, county, make_staff, login):
+    """Every job the pages enqueue names its records by id, never by personal data."""
+    app = make_app(REDIS_URL=redis_url)
+    connection = redis_connection(app)
+    queue = Queue("default", connection=connection)
+    queue.empty()
+    client = app.test_client()
+    client.post("/register", data={
+        "name": "Jobless Person", "email": "jobs@example.org",
+        "password": "a long enough password", "password_confirm": "a long enough password",
+        "address_line": "1 Mill Lane", "postcode": "HF1 1FJ", "channels": "email",
+        "organisations": "1", "language": "en", "privacy": "y"})
+    client.post("/password/forgot", data={"email": "jobs@example.org"})
+    officer = login(app.test_client(), staff=make_staff("officer"))
+    officer.post("/staff/members/new", data={
+        "name": "Door Step", "email": "door@example.org", "address_line": "2 Mill Lane",
+        "postcode": "HF1 1FJ", "channels": "email", "organisations": "1", "language": "en",
+        "consent_confirmed": "y"})
+    jobs = queue.get_jobs()
+    assert len(jobs) >= 3
+    for job in jobs:
+        for value in [*job.args, *job.kwargs.values()]:
+            assert isinstance(value, int) or value in ("m", "s"), (job.func_name, value)

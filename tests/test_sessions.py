@@ -185,3 +185,15 @@ def test_a_common_password_is_refused_when_changing_it(app, county, make_member,
         "password_confirm": "q1w2e3r4t5y6"}).get_data(as_text=True)
     assert "one of the most common passwords" in page
     assert replay(app, session_cookie(client)).get("/account").status_code == 200
+
+
+def test_sign_in_throttling_fails_closed_when_redis_is_down(make_app, county, make_member):
+    app = make_app(RATELIMIT_STORAGE_URI="redis://127.0.0.1:1/0")
+    make_member(email="closed@example.org")
+    client = app.test_client()
+    assert client.get("/sign-in").status_code == 200
+    response = client.post("/sign-in", data={"email": "closed@example.org",
+                                             "password": DEFAULT_PASSWORD})
+    assert response.status_code == 503
+    assert "the service is unavailable" in response.get_data(as_text=True)
+    assert client.get("/account").status_code == 302  # not signed in

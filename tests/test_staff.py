@@ -234,3 +234,14 @@ def test_staff_change_their_password_and_other_sessions_end(app, people, login):
     assert response.status_code == 302
     assert first.get("/staff/").status_code == 200
     assert second.get("/staff/").status_code == 302
+
+
+def test_the_export_does_not_carry_spreadsheet_formulas(app, make_member, make_staff, login):
+    make_member(name='=HYPERLINK("http://evil.example","Click")', email="formula@example.org",
+                address_line="@SUM(A1:A9)", phone="+447400123456", channels=["email", "sms"])
+    client = login(app.test_client(), staff=make_staff("supervisor", areas=["E07900001"]))
+    rows = list(csv.DictReader(io.StringIO(
+        client.get("/staff/members/export.csv").get_data(as_text=True))))
+    assert rows[0]["name"] == "'=HYPERLINK(\"http://evil.example\",\"Click\")"
+    assert rows[0]["address_line"] == "'@SUM(A1:A9)"
+    assert rows[0]["phone"] == "'+447400123456"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Flask, render_template, request
 from flask_babel import gettext as _
+from redis.exceptions import RedisError
 from werkzeug.exceptions import HTTPException
 
 from core.access import log_denied
@@ -23,6 +24,11 @@ def _page(status: int) -> tuple[str, list[str]]:
         return _("Too many attempts"), [
             _("You have tried too many times. Wait 5 minutes, then try again.")
         ]
+    if status == 503:
+        return _("Sorry, the service is unavailable"), [
+            _("Nothing has been saved and you have not been signed in. Try again in a few "
+              "minutes.")
+        ]
     if status in (400, 405, 413):
         return _("Sorry, there is a problem with that request"), [
             _("Go back and try again.")
@@ -41,6 +47,13 @@ def register_error_pages(app: Flask) -> None:
             log_denied(f"{status} {error.description}"[:120])
         heading, lines = _page(status)
         return render_template("errors/error.html", heading=heading, lines=lines), status
+
+    @app.errorhandler(RedisError)
+    def redis_down(error: RedisError) -> tuple[str, int]:
+        # Throttling and jobs live in Redis: without it, refuse rather than run unchecked.
+        app.logger.error("Redis unavailable: %s", type(error).__name__)
+        heading, lines = _page(503)
+        return render_template("errors/error.html", heading=heading, lines=lines), 503
 
     @app.errorhandler(Exception)
     def unexpected(error: Exception) -> tuple[str, int]:

@@ -114,6 +114,14 @@ def member(member_id: int) -> str:
     )
 
 
+def spreadsheet_safe(value: object) -> object:
+    """A cell value that spreadsheet software will not run as a formula (OWASP CSV
+    injection): text starting with = + - @ or a control character gets a leading quote."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
 EXPORT_COLUMNS = ["id", "name", "email", "phone", "address_line", "postcode", "area_code",
                   "area", "interests", "channels", "email_verified", "opted_out"]
 
@@ -134,14 +142,14 @@ def export_members() -> Response:
             query.order_by(Member.id).execution_options(yield_per=1000)
         )
         for m in stream:
-            writer.writerow([
+            writer.writerow([spreadsheet_safe(v) for v in (
                 m.id, m.name, m.email, m.phone or "", m.address_line, m.postcode,
                 m.area.code, m.area.name,
                 " ".join(sorted(i.watch_type for i in m.interests)),
                 " ".join(c.channel for c in m.channels),
                 "yes" if m.email_verified_at else "no",
                 "yes" if m.opted_out_at else "no",
-            ])
+            )])
             yield buffer.getvalue()
             buffer.seek(0)
             buffer.truncate()
