@@ -78,20 +78,28 @@ def sqlalchemy_url(url: str) -> str:
 
 
 def load_config(app: Flask, config: Mapping[str, Any] | None) -> None:
-    """Fill ``app.config`` from defaults, the environment and ``config``, in that order."""
+    """Fill ``app.config`` from defaults, the environment and ``config``, in that order;
+    then derive the settings nobody gave (Flask's own defaults do not count as given)."""
     app.config.update(DEFAULTS)
+    given: set[str] = set()
     for key, value in os.environ.items():
         if key.startswith(PREFIX) and not key.startswith(PREFIX + "TEST_"):
             app.config[key[len(PREFIX):]] = _parse(value)
+            given.add(key[len(PREFIX):])
     if config:
         app.config.update(config)
+        given.update(config)
+
+    def derive(key: str, value: Any) -> None:
+        if key not in given:
+            app.config[key] = value
 
     instance = Path(app.instance_path)
     if not app.config.get("DATABASE_URL") or not app.config.get("SECRET_KEY"):
         instance.mkdir(parents=True, exist_ok=True)
     url = app.config.get("DATABASE_URL") or f"sqlite:///{instance / 'commonwatch.sqlite'}"
     app.config["SQLALCHEMY_DATABASE_URI"] = sqlalchemy_url(url)
-    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True})
+    derive("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True})
 
     if not app.config.get("SECRET_KEY"):
         # Development only: a key kept in the instance folder so sessions survive restarts.
@@ -101,18 +109,17 @@ def load_config(app: Flask, config: Mapping[str, Any] | None) -> None:
             key_file.chmod(0o600)
         app.config["SECRET_KEY"] = key_file.read_text().strip()
 
-    redis_url = app.config.get("REDIS_URL")
-    app.config.setdefault("RATELIMIT_STORAGE_URI", redis_url or "memory://")
+    derive("RATELIMIT_STORAGE_URI", app.config.get("REDIS_URL") or "memory://")
     # Fail closed: if the limit store is down, refuse the request instead of not counting.
     app.config["RATELIMIT_SWALLOW_ERRORS"] = False
     app.config["RATELIMIT_IN_MEMORY_FALLBACK_ENABLED"] = False
-    app.config.setdefault("MAX_CONTENT_LENGTH", 2 * 1024 * 1024)
-    app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
-    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
+    derive("MAX_CONTENT_LENGTH", 2 * 1024 * 1024)
     https = app.config["BASE_URL"].startswith("https://")
-    app.config.setdefault("SESSION_COOKIE_SECURE", https)
+    derive("SESSION_COOKIE_HTTPONLY", True)
+    derive("SESSION_COOKIE_SAMESITE", "Lax")
+    derive("SESSION_COOKIE_SECURE", https)
     # Residents are not offered "remember me"; these cover the cookie all the same.
-    app.config.setdefault("REMEMBER_COOKIE_SECURE", https)
-    app.config.setdefault("REMEMBER_COOKIE_HTTPONLY", True)
-    app.config.setdefault("REMEMBER_COOKIE_SAMESITE", "Lax")
-    app.config.setdefault("BABEL_DEFAULT_LOCALE", "en")
+    derive("REMEMBER_COOKIE_SECURE", https)
+    derive("REMEMBER_COOKIE_HTTPONLY", True)
+    derive("REMEMBER_COOKIE_SAMESITE", "Lax")
+    derive("BABEL_DEFAULT_LOCALE", "en")

@@ -68,3 +68,15 @@ def test_an_unexpected_error_shows_no_internal_detail(make_app):
     assert response.status_code == 500
     assert "problem with the service" in page
     assert "SELECT" not in page and "Traceback" not in page
+
+
+def test_cookie_and_body_limits_apply_unless_the_deployment_sets_them(make_app):
+    app = make_app()
+    assert app.config["MAX_CONTENT_LENGTH"] == 2 * 1024 * 1024
+    assert app.config["SESSION_COOKIE_SAMESITE"] == "Lax"
+    assert app.config["SESSION_COOKIE_SECURE"] is True  # BASE_URL is https in tests
+    cookie = app.test_client().get("/?lang=cy").headers["Set-Cookie"]
+    assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    custom = make_app(MAX_CONTENT_LENGTH=5 * 1024 * 1024, SESSION_COOKIE_SAMESITE="Strict")
+    assert custom.config["MAX_CONTENT_LENGTH"] == 5 * 1024 * 1024
+    assert custom.config["SESSION_COOKIE_SAMESITE"] == "Strict"
