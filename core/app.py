@@ -16,7 +16,7 @@ from jinja2 import ChoiceLoader, PackageLoader, PrefixLoader
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-from core import defaults
+from core import defaults, delivery
 from core.access import enforce_declared_policy
 from core.cli import register_commands
 from core.config import load_config
@@ -72,6 +72,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     plugins = CommonwatchPlugins()
     plugins.register_core(defaults)
+    plugins.pm.register(delivery, name="core.delivery")
     installed = installed_plugins()
     plugins.load(parse_enabled(app.config.get("PLUGINS"), installed), installed)
     state = CommonwatchState(plugins=plugins, registry=build_registry(plugins))
@@ -125,7 +126,9 @@ def _init_extensions(app: Flask, state: CommonwatchState) -> None:
     login_manager.session_protection = "strong"
 
 
-def _select_locale() -> str:
+def _select_locale() -> str | None:
+    if not has_request_context():
+        return None  # background work uses force_locale, or the default
     chosen = request.args.get("lang")
     if chosen in LANGUAGES:
         session["lang"] = chosen

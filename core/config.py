@@ -45,6 +45,16 @@ DEFAULTS: dict[str, Any] = {
     #: Sign-in attempts allowed per account, from any address, in the window.
     "SIGN_IN_LIMIT": "10 per 5 minutes",
     "RQ_QUEUES": "default",
+    #: Members' "by day" channels are used from DAY_STARTS_HOUR to DAY_ENDS_HOUR, UK time.
+    "DAY_STARTS_HOUR": 8,
+    "DAY_ENDS_HOUR": 20,
+    #: Estimated prices shown in the send preview, in pence.
+    "SMS_PENCE_PER_SEGMENT": 2,
+    "VOICE_PENCE_PER_CALL": 5,
+    #: The preview counts recipients who already got this many messages in 7 days.
+    "PREVIEW_RECENT_MESSAGES": 3,
+    #: Deliveries per background job.
+    "DELIVERY_BATCH_SIZE": 500,
     #: How long RQ keeps a finished job's result, and a failed job (for inspection).
     "JOB_RESULT_TTL_SECONDS": 3600,
     "JOB_FAILURE_TTL_SECONDS": 7 * 24 * 3600,

@@ -26,7 +26,14 @@ if TYPE_CHECKING:
     from flask import Blueprint, Flask
 
     from core.models import Member, Staff
-    from core.registry import NavItem, Permission, ProfileField, TargetingRule, WatchType
+    from core.registry import (
+        Channel,
+        NavItem,
+        Permission,
+        ProfileField,
+        TargetingRule,
+        WatchType,
+    )
 
 hookspec = pluggy.HookspecMarker("commonwatch")
 
@@ -75,6 +82,22 @@ def commonwatch_targeting_rules() -> Sequence[TargetingRule]:
 
     ``build`` must be pure and set-based: it returns an expression the database
     evaluates; it never loads members into Python and never sends anything.
+
+    Called once per app.
+    """
+
+
+@hookspec
+def commonwatch_channels() -> Sequence[Channel]:
+    """Return the delivery channels this plugin provides.
+
+    Each :class:`core.registry.Channel` has a ``name`` (``"email"``, ``"sms"``,
+    ``"voice"``, ``"push"``) and a ``send(message, items)`` callable that delivers a batch
+    of :class:`core.registry.Outgoing` items and returns, for each delivery id it could
+    not send, ``(state, reason)`` with state ``"temporary-failure"`` or
+    ``"permanent-failure"``; ids it does not mention count as sent. The core provides
+    email (Flask-Mail) and a development channel for the others, both ``trylast``; the
+    first implementation naming a channel wins.
 
     Called once per app.
     """

@@ -12,9 +12,11 @@ from typing import Any
 from flask_login import UserMixin
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -348,4 +350,105 @@ class SecurityEvent(db.Model):
     kind: Mapped[str] = mapped_column(String(32))
     #: For "email_changed": the address the notice also goes to.
     old_email: Mapped[str | None] = mapped_column(String(254))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+#: What an alert is about; shown to residents and used for approval rules.
+MESSAGE_CATEGORIES = (
+    "crime_alert",
+    "witness_appeal",
+    "missing_person",
+    "suspect_description",
+    "scam_warning",
+    "prevention_advice",
+    "community_news",
+    "survey_invitation",
+)
+
+#: Delivery states, in the order a delivery normally passes through them.
+DELIVERY_STATES = (
+    "queued",
+    "sending",
+    "sent",
+    "delivered",
+    "temporary-failure",
+    "permanent-failure",
+    "suppressed",
+)
+
+
+class Message(db.Model):
+    """An alert written by staff and sent to the residents it targets."""
+
+    __tablename__ = "message"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
+    sender_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="SET NULL"))
+    title: Mapped[str] = mapped_column(String(200))
+    #: Markdown as written; ``body_html`` is its sanitised rendering.
+    body: Mapped[str] = mapped_column(Text)
+    body_html: Mapped[str] = mapped_column(Text)
+    #: The text for SMS and voice.
+    plain_text: Mapped[str] = mapped_column(Text)
+    #: The Welsh version, sent to residents who chose Welsh; all None when there is none.
+    title_cy: Mapped[str | None] = mapped_column(String(200))
+    body_cy: Mapped[str | None] = mapped_column(Text)
+    body_html_cy: Mapped[str | None] = mapped_column(Text)
+    plain_text_cy: Mapped[str | None] = mapped_column(Text)
+    category: Mapped[str] = mapped_column(String(32))
+    #: 1 urgent ... 5 low.
+    priority: Mapped[int] = mapped_column(Integer, default=3)
+    #: "draft", "sending" or "sent".
+    status: Mapped[str] = mapped_column(String(16), default="draft", index=True)
+    #: What was asked for: {"areas": [codes], "watch_types": [...], "rules": [...]}.
+    target: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    #: The target in words, for the preview, the audit trail and the sender.
+    target_description: Mapped[str] = mapped_column(Text, default="")
+    recipient_count: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    sender: Mapped[Staff | None] = relationship()
+    organisation: Mapped[Organisation] = relationship()
+
+
+class Delivery(db.Model):
+    """One message to one member over one channel: the record of what remains to send."""
+
+    __tablename__ = "delivery"
+    __table_args__ = (
+        UniqueConstraint("message_id", "member_id", "channel"),
+        Index("ix_delivery_message_state", "message_id", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
+                                    primary_key=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("message.id", ondelete="CASCADE"))
+    member_id: Mapped[int] = mapped_column(
+        ForeignKey("member.id", ondelete="CASCADE"), index=True
+    )
+    channel: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(20), default="queued")
+    queued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: When a worker claimed it, and when the provider accepted it.
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(String(255))
+
+
+class DevOutbox(db.Model):
+    """What the development channel "sent" (SMS, voice, push without a provider)."""
+
+    __tablename__ = "dev_outbox"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    delivery_id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"),
+        ForeignKey("delivery.id", ondelete="CASCADE"), index=True,
+    )
+    channel: Mapped[str] = mapped_column(String(16))
+    address: Mapped[str] = mapped_column(String(254))
+    text: Mapped[str] = mapped_column(Text)
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

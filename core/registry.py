@@ -78,6 +78,28 @@ class NavItem:
     order: int = 100
 
 
+@dataclass(frozen=True)
+class Outgoing:
+    """One delivery handed to a channel: who, where, and the text in their language."""
+
+    delivery_id: int
+    member_id: int
+    #: Email address or E.164 phone number.
+    address: str
+    language: str
+    subject: str
+    text: str
+    html: str
+
+
+@dataclass(frozen=True)
+class Channel:
+    """A way to reach residents; ``send(message, items)`` returns failures by delivery id."""
+
+    name: str
+    send: Callable[[Any, list[Outgoing]], dict[int, tuple[str, str]]]
+
+
 class RegistryError(RuntimeError):
     """A plugin contributed something with a bad or duplicate name."""
 
@@ -90,6 +112,7 @@ class Registry:
     member_fields: dict[str, ProfileField] = field(default_factory=dict)
     targeting_rules: dict[str, TargetingRule] = field(default_factory=dict)
     permissions: dict[str, Permission] = field(default_factory=dict)
+    channels: dict[str, Channel] = field(default_factory=dict)
     #: qualified name -> the plugin that contributed it.
     owners: dict[str, str] = field(default_factory=dict)
 
@@ -133,6 +156,11 @@ def build_registry(plugins: CommonwatchPlugins) -> Registry:
     ):
         for plugin, items in plugins.call_each(hook):
             _add(registry, table, kind, plugin, items)
+    # Channels are named by kind, not by plugin; the first implementation wins, so a
+    # provider plugin replaces the core's development channel.
+    for _plugin, items in plugins.call_each("commonwatch_channels"):  # core (trylast) first
+        for channel in items or ():
+            registry.channels[channel.name] = channel
     for name, f in registry.member_fields.items():
         if f.watch_type is not None and f.watch_type not in registry.watch_types:
             raise RegistryError(

@@ -1,0 +1,167 @@
+"""Delivering messages: background jobs that claim a batch of deliveries and hand them
+to their channels.
+
+PostgreSQL, not Redis, is the record of what remains to be sent. A job carries only a
+message id and a range of delivery ids; it claims the still-queued deliveries of that
+range with one conditional UPDATE, so two workers never send the same delivery, and
+writes the outcome of the whole batch back in a few statements.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+from flask import current_app, render_template
+from flask_babel import force_locale
+from flask_mail import Message as MailMessage
+from sqlalchemy import select, update
+
+from core.extensions import db, mail
+from core.models import Delivery, DevOutbox, Member, Message, Staff, utcnow
+from core.plugins import hookimpl
+from core.registry import Channel, Outgoing
+
+
+def claim(message_id: int, first_id: int, last_id: int) -> list[int]:
+    """Mark the queued deliveries of a range as sending; the ids this call won."""
+    now = utcnow()
+    ids = list(db.session.scalars(
+        update(Delivery)
+        .where(Delivery.message_id == message_id, Delivery.id.between(first_id, last_id),
+               Delivery.state == "queued")
+        .values(state="sending", claimed_at=now, attempts=Delivery.attempts + 1)
+        .returning(Delivery.id)
+    ))
+    db.session.commit()
+    return sorted(ids)
+
+
+def _sender_line(message: Message) -> str:
+    sender: Staff | None = message.sender
+    if sender is None:
+        return message.organisation.name
+    areas = ", ".join(a.name for a in sender.areas)
+    return f"{sender.name}, {sender.role.replace('_', ' ')}, {message.organisation.name} ({areas})"
+
+
+def outgoing(message: Message, ids: Sequence[int]) -> dict[str, list[Outgoing]]:
+    """The claimed deliveries, rendered for each member's language, by channel."""
+    rows = db.session.execute(
+        select(Delivery.id, Delivery.channel, Member.id, Member.email, Member.phone,
+               Member.language)
+        .join(Member, Member.id == Delivery.member_id)
+        .where(Delivery.id.in_(ids))
+    ).all()
+    rendered: dict[str, tuple[str, str, str, str]] = {}
+    for language in {row[5] for row in rows}:
+        welsh = language == "cy" and bool(message.title_cy)
+        subject = message.title_cy if welsh else message.title
+        html = message.body_html_cy if welsh else message.body_html
+        plain = (message.plain_text_cy if welsh else message.plain_text) or ""
+        with force_locale("cy" if welsh else "en"):
+            text = render_template("emails/alert.txt", message=message, subject=subject,
+                                   plain=plain, sender_line=_sender_line(message))
+            body = render_template("emails/alert.html", message=message, subject=subject,
+                                   html=html, sender_line=_sender_line(message))
+        rendered[language] = (subject, text, body, plain)
+    by_channel: dict[str, list[Outgoing]] = defaultdict(list)
+    for delivery_id, channel, member_id, email, phone, language in rows:
+        subject, text, body, plain = rendered[language]
+        address = email if channel == "email" else (phone or "")
+        by_channel[channel].append(Outgoing(
+            delivery_id=delivery_id, member_id=member_id, address=address,
+            language=language, subject=subject,
+            text=text if channel == "email" else plain, html=body,
+        ))
+    return by_channel
+
+
+def deliver_batch(message_id: int, first_id: int, last_id: int) -> None:
+    """Send the queued deliveries of ``message_id`` with ids in [first_id, last_id]."""
+    ids = claim(message_id, first_id, last_id)
+    if not ids:
+        return
+    message = db.session.get(Message, message_id)
+    channels = current_app.extensions["commonwatch"].registry.channels
+    failures: dict[int, tuple[str, str]] = {}
+    for name, items in outgoing(message, ids).items():
+        channel = channels.get(name)
+        if channel is None:
+            failures.update({i.delivery_id: ("permanent-failure", f"no {name} channel")
+                             for i in items})
+            continue
+        try:
+            failures.update(channel.send(message, items))
+        except Exception as exc:  # noqa: BLE001 - the whole batch failed for now
+            current_app.logger.exception("channel %s failed", name)
+            failures.update({i.delivery_id: ("temporary-failure", type(exc).__name__)
+                             for i in items})
+    now = utcnow()
+    sent = [i for i in ids if i not in failures]
+    if sent:
+        db.session.execute(
+            update(Delivery).where(Delivery.id.in_(sent)).values(state="sent", sent_at=now)
+        )
+    by_outcome: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for delivery_id, outcome in failures.items():
+        by_outcome[outcome].append(delivery_id)
+    for (state, reason), batch in by_outcome.items():
+        db.session.execute(
+            update(Delivery).where(Delivery.id.in_(batch)).values(state=state,
+                                                                  error=reason[:255])
+        )
+    remaining = db.session.scalar(
+        select(Delivery.id).where(Delivery.message_id == message_id,
+                                  Delivery.state.in_(("queued", "sending"))).limit(1)
+    )
+    if remaining is None and message.status == "sending":
+        message.status = "sent"
+    db.session.commit()
+
+
+# -- the core's channels ---------------------------------------------------------------------
+
+
+def send_email(message: Message, items: list[Outgoing]) -> dict[int, tuple[str, str]]:
+    """Email a batch over one SMTP connection (or save it, with no mail server set)."""
+    from core.emails import _save
+
+    mails = []
+    for item in items:
+        mail_message = MailMessage(subject=item.subject, recipients=[item.address],
+                                   body=item.text, html=item.html)
+        mail_message.extra_headers = {"X-Commonwatch-Delivery": str(item.delivery_id)}
+        mails.append(mail_message)
+    if not current_app.config.get("MAIL_SERVER"):
+        for mail_message in mails:
+            _save(mail_message)
+        return {}
+    failures: dict[int, tuple[str, str]] = {}
+    with mail.connect() as connection:
+        for item, mail_message in zip(items, mails, strict=True):
+            try:
+                connection.send(mail_message)
+            except Exception as exc:  # noqa: BLE001 - recorded per delivery
+                failures[item.delivery_id] = ("temporary-failure", type(exc).__name__)
+    return failures
+
+
+def send_to_dev_outbox(message: Message, items: list[Outgoing], channel: str
+                       ) -> dict[int, tuple[str, str]]:
+    """The development channel: record what would have been sent."""
+    db.session.add_all(
+        DevOutbox(delivery_id=i.delivery_id, channel=channel, address=i.address, text=i.text)
+        for i in items
+    )
+    return {}
+
+
+@hookimpl(trylast=True)
+def commonwatch_channels() -> list[Channel]:
+    def dev(name: str) -> Any:
+        return lambda message, items: send_to_dev_outbox(message, items, name)
+
+    return [Channel("email", send_email)] + [Channel(n, dev(n)) for n in ("sms", "voice",
+                                                                          "push")]

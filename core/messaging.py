@@ -1,0 +1,372 @@
+"""Messages: writing, targeting, previewing and fanning out to delivery records.
+
+Recipients are resolved in SQL, never by looping over members in Python. How a target
+combines (docs/messaging.md):
+
+* the sender's scope always applies: the member lives in the sender's areas and chose
+  the sender's organisation;
+* ``areas`` (any level) narrow it further; none means the whole scope;
+* the audience is everyone with one of ``watch_types`` **or** matching an ``include``
+  rule; with neither, everyone in the areas;
+* every ``must`` rule must match too, and no ``exclude`` rule may;
+* only residents who can receive it: email confirmed, not opted out, and wanting
+  messages of this priority.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import nh3
+from flask import current_app
+from markdown_it import MarkdownIt
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    func,
+    insert,
+    literal,
+    not_,
+    or_,
+    select,
+)
+
+from core.areas import within
+from core.extensions import db
+from core.models import (
+    Area,
+    Delivery,
+    Member,
+    MemberChannel,
+    Message,
+    Staff,
+    UTCDateTime,
+    utcnow,
+)
+from core.scoping import member_scope
+from core.targeting import RuleError, apply_rule, has_interest
+
+RULE_MODES = ("include", "exclude", "must")
+UK = ZoneInfo("Europe/London")
+
+_markdown = MarkdownIt("commonmark", {"html": False, "linkify": False})
+
+#: The tags and attributes left in a message body after sanitising.
+ALLOWED_TAGS = {"p", "br", "strong", "em", "ul", "ol", "li", "a", "h2", "h3", "blockquote"}
+ALLOWED_ATTRIBUTES = {"a": {"href"}}
+
+GSM7 = set(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    "ÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+)
+GSM7_EXTENDED = set("^{}\\[~]|€")
+
+
+class TargetError(ValueError):
+    """A target the sender may not use, or that cannot be understood; ``errors`` maps a
+    part of the target to what is wrong with it."""
+
+    def __init__(self, errors: Mapping[str, str]) -> None:
+        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
+        self.errors = dict(errors)
+
+
+def render_markdown(text: str) -> str:
+    """Markdown to HTML that is safe to show and to email: raw HTML in the source is
+    escaped, and anything but simple formatting and links is removed."""
+    html = _markdown.render(text or "")
+    return nh3.clean(html, tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES,
+                     url_schemes={"https", "http", "mailto", "tel"},
+                     link_rel="noopener noreferrer")
+
+
+def sms_segments(text: str) -> int:
+    """How many SMS parts ``text`` takes (GSM 7-bit: 160, or 153 each when split;
+    anything else, UCS-2: 70, or 67 each)."""
+    if not text:
+        return 0
+    if all(c in GSM7 or c in GSM7_EXTENDED for c in text):
+        length = sum(2 if c in GSM7_EXTENDED else 1 for c in text)
+        single, part = 160, 153
+    else:
+        length, single, part = len(text), 70, 67
+    return 1 if length <= single else -(-length // part)
+
+
+# -- targeting ------------------------------------------------------------------------------
+
+
+@dataclass
+class Target:
+    """What a message is aimed at, as the sender chose it."""
+
+    areas: list[str] = field(default_factory=list)
+    watch_types: list[str] = field(default_factory=list)
+    #: [{"name": rule name, "mode": include|exclude|must, "params": {...}}]
+    rules: list[dict[str, Any]] = field(default_factory=list)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any] | None) -> Target:
+        data = data or {}
+        return cls(list(data.get("areas", [])), list(data.get("watch_types", [])),
+                   list(data.get("rules", [])))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"areas": self.areas, "watch_types": self.watch_types, "rules": self.rules}
+
+
+@dataclass
+class Resolved:
+    """A target turned into SQL over members, with its description in words."""
+
+    clause: ColumnElement[bool]
+    description: str
+
+
+def resolve(target: Target, sender: Staff, priority: int) -> Resolved:
+    """The SQL condition selecting the members ``sender`` reaches with ``target``.
+
+    Raises :class:`TargetError` for areas outside the sender's scope, unknown watch
+    types or rules, and invalid rule parameters.
+    """
+    errors: dict[str, str] = {}
+    words: list[str] = []
+    conditions: list[ColumnElement[bool]] = [
+        member_scope(sender),
+        Member.email_verified_at.is_not(None),
+        Member.opted_out_at.is_(None),
+        Member.min_priority >= priority,
+    ]
+
+    if target.areas:
+        areas = list(db.session.scalars(select(Area).where(Area.code.in_(target.areas))))
+        unknown = sorted(set(target.areas) - {a.code for a in areas})
+        inside = set(db.session.scalars(
+            select(Area.id).where(Area.id.in_([a.id for a in areas]),
+                                  within(sender.areas, Area.id))
+        ))
+        outside = sorted(a.code for a in areas if a.id not in inside)
+        if unknown:
+            errors["areas"] = f"unknown area codes: {', '.join(unknown)}"
+        elif outside:
+            errors["areas"] = f"outside your areas: {', '.join(outside)}"
+        else:
+            conditions.append(within(areas, Member.area_id))
+            words.append("in " + ", ".join(a.name for a in areas))
+    else:
+        words.append("in all your areas")
+
+    registry = current_app.extensions["commonwatch"].registry
+    audience: list[ColumnElement[bool]] = []
+    unknown_types = [w for w in target.watch_types if w not in registry.watch_types]
+    if unknown_types:
+        errors["watch_types"] = f"unknown watch types: {', '.join(unknown_types)}"
+    elif target.watch_types:
+        audience += [has_interest(w) for w in target.watch_types]
+        words.append("interested in " + ", ".join(
+            str(registry.watch_types[w].label) for w in target.watch_types))
+
+    for n, rule in enumerate(target.rules):
+        mode = rule.get("mode")
+        if mode not in RULE_MODES:
+            errors[f"rules.{n}"] = f"mode must be one of {', '.join(RULE_MODES)}"
+            continue
+        try:
+            built = apply_rule(str(rule.get("name")), rule.get("params") or {})
+        except RuleError as exc:
+            errors[f"rules.{n}"] = str(exc)
+            continue
+        if mode == "include":
+            audience.append(built.clause)
+            words.append(f"or {built.description}")
+        elif mode == "must":
+            conditions.append(built.clause)
+            words.append(f"who are {built.description}")
+        else:
+            conditions.append(not_(built.clause))
+            words.append(f"except those {built.description}")
+    if errors:
+        raise TargetError(errors)
+    if audience:
+        conditions.append(or_(*audience))
+    return Resolved(and_(*conditions), "Residents " + " ".join(words))
+
+
+def recipients(message: Message, sender: Staff) -> Select[tuple[int]]:
+    """A SELECT of the ids of the members ``message`` reaches."""
+    resolved = resolve(Target.from_json(message.target), sender, message.priority)
+    return select(Member.id).where(resolved.clause)
+
+
+# -- channels and time of day --------------------------------------------------------------
+
+
+def is_daytime(at: datetime | None = None) -> bool:
+    """Whether ``at`` (default now) falls in the day window, in UK time."""
+    local = (at or utcnow()).astimezone(UK)
+    start, end = current_app.config["DAY_STARTS_HOUR"], current_app.config["DAY_ENDS_HOUR"]
+    return start <= local.hour < end
+
+
+def _channel_usable(at: datetime | None) -> ColumnElement[bool]:
+    """SQL over MemberChannel (joined to Member): the channel may be used now and the
+    member has a contact for it."""
+    allowed_now = MemberChannel.by_day if is_daytime(at) else MemberChannel.by_night
+    # Push needs a device subscription, which no member can have yet: never usable.
+    has_contact = or_(
+        and_(MemberChannel.channel == "email", Member.email_verified_at.is_not(None)),
+        and_(MemberChannel.channel.in_(("sms", "voice")), Member.phone.is_not(None)),
+    )
+    return and_(allowed_now, has_contact)
+
+
+def _deliveries_select(message: Message, ids: Select[tuple[int]], at: datetime | None
+                       ) -> Select[Any]:
+    return (
+        select(
+            literal(message.id).label("message_id"),
+            Member.id.label("member_id"),
+            MemberChannel.channel,
+            literal("queued").label("state"),
+            literal(at or utcnow(), UTCDateTime).label("queued_at"),
+            literal(0).label("attempts"),
+        )
+        .select_from(Member)
+        .join(MemberChannel, MemberChannel.member_id == Member.id)
+        .where(Member.id.in_(ids), _channel_usable(at))
+    )
+
+
+# -- preview --------------------------------------------------------------------------------
+
+
+@dataclass
+class Preview:
+    """What sending would do, counted by the database."""
+
+    people: int
+    deliveries_by_channel: dict[str, int]
+    people_by_area: list[tuple[str, int]]
+    sms_segments: int
+    estimated_cost_pence: int
+    recently_messaged: int
+    description: str
+
+
+def preview(message: Message, sender: Staff, at: datetime | None = None) -> Preview:
+    """Count, without sending, who ``message`` reaches and over which channels."""
+    resolved = resolve(Target.from_json(message.target), sender, message.priority)
+    ids = select(Member.id).where(resolved.clause)
+    people = db.session.scalar(select(func.count()).select_from(ids.subquery())) or 0
+    planned = _deliveries_select(message, ids, at).subquery()
+    by_channel = dict(
+        db.session.execute(
+            select(planned.c.channel, func.count()).group_by(planned.c.channel)
+        ).all()
+    )
+    street = Area.__table__.alias("street")
+    ward = Area.__table__.alias("ward")
+    by_area = db.session.execute(
+        select(ward.c.name, func.count(Member.id))
+        .select_from(Member)
+        .join(street, street.c.id == Member.area_id)
+        .join(ward, ward.c.id == func.coalesce(street.c.parent_id, street.c.id))
+        .where(Member.id.in_(ids))
+        .group_by(ward.c.name)
+        .order_by(func.count(Member.id).desc(), ward.c.name)
+    ).all()
+    segments = sms_segments(message.plain_text)
+    price = current_app.config["SMS_PENCE_PER_SEGMENT"]
+    voice_price = current_app.config["VOICE_PENCE_PER_CALL"]
+    cost = (by_channel.get("sms", 0) * segments * price
+            + by_channel.get("voice", 0) * voice_price)
+    week_ago = (at or utcnow()) - timedelta(days=7)
+    busy_threshold = current_app.config["PREVIEW_RECENT_MESSAGES"]
+    recent = (
+        select(Delivery.member_id)
+        .where(Delivery.member_id.in_(ids), Delivery.queued_at >= week_ago)
+        .group_by(Delivery.member_id)
+        .having(func.count(func.distinct(Delivery.message_id)) >= busy_threshold)
+    )
+    recently = db.session.scalar(select(func.count()).select_from(recent.subquery())) or 0
+    return Preview(
+        people=people,
+        deliveries_by_channel=by_channel,
+        people_by_area=[(name, count) for name, count in by_area],
+        sms_segments=segments,
+        estimated_cost_pence=cost,
+        recently_messaged=recently,
+        description=resolved.description,
+    )
+
+
+# -- sending --------------------------------------------------------------------------------
+
+
+def create_message(sender: Staff, **fields: Any) -> Message:
+    """A draft message from ``sender`` (not committed); Markdown is rendered here."""
+    message = Message(organisation_id=sender.organisation_id, sender_id=sender.id, **fields)
+    message.body_html = render_markdown(message.body)
+    if message.body_cy:
+        message.body_html_cy = render_markdown(message.body_cy)
+    return message
+
+
+def send(message: Message, sender: Staff, at: datetime | None = None) -> int:
+    """Fan ``message`` out: write one delivery per recipient and usable channel in one
+    statement, in the same transaction that marks it sending, then queue delivery jobs
+    in batches. Returns the number of people reached."""
+    plugins = current_app.extensions["commonwatch"].plugins
+    plugins.call("commonwatch_message_before_send", message=message)
+    resolved = resolve(Target.from_json(message.target), sender, message.priority)
+    ids = select(Member.id).where(resolved.clause)
+    message.target_description = resolved.description
+    columns = ["message_id", "member_id", "channel", "state", "queued_at", "attempts"]
+    db.session.execute(
+        insert(Delivery).from_select(columns, _deliveries_select(message, ids, at))
+    )
+    message.recipient_count = db.session.scalar(
+        select(func.count(func.distinct(Delivery.member_id))).where(
+            Delivery.message_id == message.id)
+    ) or 0
+    message.status = "sending"
+    message.sent_at = at or utcnow()
+    db.session.commit()
+    enqueue_deliveries(message.id)
+    plugins.call("commonwatch_message_sent", message=message,
+                 recipient_count=message.recipient_count)
+    return message.recipient_count
+
+
+def delivery_batches(message_id: int, size: int) -> Iterator[tuple[int, int]]:
+    """(first id, last id) of consecutive batches of ``message_id``'s queued deliveries."""
+    last = 0
+    while True:
+        ids = list(db.session.scalars(
+            select(Delivery.id)
+            .where(Delivery.message_id == message_id, Delivery.state == "queued",
+                   Delivery.id > last)
+            .order_by(Delivery.id)
+            .limit(size)
+        ))
+        if not ids:
+            return
+        yield ids[0], ids[-1]
+        last = ids[-1]
+
+
+def enqueue_deliveries(message_id: int) -> int:
+    """Queue jobs for ``message_id``'s queued deliveries; returns how many jobs."""
+    from core.delivery import deliver_batch
+    from core.jobs import enqueue
+
+    size = current_app.config["DELIVERY_BATCH_SIZE"]
+    batches = list(delivery_batches(message_id, size))
+    for first, last in batches:
+        enqueue(deliver_batch, message_id, first, last)
+    return len(batches)

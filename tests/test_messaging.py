@@ -1,0 +1,290 @@
+"""Messages: targeting exactly the right people, previewing, fanning out and delivering."""
+
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import func, select
+
+from core import hookimpl
+from core.extensions import db
+from core.messaging import (
+    Target,
+    TargetError,
+    create_message,
+    preview,
+    render_markdown,
+    send,
+    sms_segments,
+)
+from core.models import Delivery, DevOutbox, Member, Message, Staff, utcnow
+from core.plugins import MessageVetoed
+
+NOON = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+MIDNIGHT = datetime(2026, 11, 21, 23, 30, tzinfo=UTC)
+WARD_A, WARD_B = "E05900001", "E05900002"  # Ashendry district E07900001
+OTHER_DISTRICT_WARD = "E05900012"
+
+
+def test_markdown_is_rendered_and_sanitised():
+    html = render_markdown("**Bold** [site](https://police.example) <script>x()</script>\n\n"
+                           "[bad](javascript:alert(1)) <img src=x onerror=alert(1)>")
+    assert "<strong>Bold</strong>" in html
+    assert '<a href="https://police.example" rel="noopener noreferrer">site</a>' in html
+    # Raw HTML is shown as text, never as markup; unsafe links are not links.
+    assert "<script" not in html and "<img" not in html and "&lt;img" in html
+    assert 'href="javascript' not in html
+
+
+@pytest.mark.parametrize(("text", "parts"), [
+    ("", 0), ("a" * 160, 1), ("a" * 161, 2), ("a" * 306, 2), ("a" * 307, 3),
+    ("€" * 80, 1), ("€" * 81, 2), ("ŵ" * 70, 1), ("ŵ" * 71, 2),
+])
+def test_sms_segments(text, parts):
+    assert sms_segments(text) == parts
+
+
+@pytest.fixture
+def town(make_member, make_staff):
+    """Residents placed so that a wrong targeting answer is visible."""
+    return {
+        "ward_a": make_member(area=WARD_A, email="a@example.org", channels=["email"]),
+        "ward_a_horse": make_member(area=WARD_A, email="horse@example.org",
+                                    interests=["rural_watch.horse"],
+                                    phone="+447400000001", channels=["email", "sms"]),
+        "ward_b_dog": make_member(area=WARD_B, email="dog@example.org",
+                                  interests=["rural_watch.dog", "rural_watch.horse"]),
+        "far": make_member(area=OTHER_DISTRICT_WARD, email="far@example.org",
+                           interests=["rural_watch.horse"]),
+        "no_consent": make_member(area=WARD_A, email="council-only@example.org",
+                                  organisations=["ashendry-council"]),
+        "opted_out": make_member(area=WARD_A, email="out@example.org"),
+        "unverified": make_member(area=WARD_A, email="unverified@example.org",
+                                  verified=False),
+        "urgent_only": make_member(area=WARD_A, email="urgent@example.org"),
+        "supervisor": make_staff("supervisor", areas=["E07900001"]),
+        "officer_b": make_staff("officer", areas=[WARD_B]),
+    }
+
+
+@pytest.fixture
+def ready(app, town):
+    with app.app_context():
+        db.session.get(Member, town["opted_out"]).opted_out_at = utcnow()
+        db.session.get(Member, town["urgent_only"]).min_priority = 1
+        db.session.commit()
+    return town
+
+
+def emails_reached(app, town, staff_key="supervisor", priority=3, **target):
+    with app.app_context():
+        sender = db.session.get(Staff, town[staff_key])
+        message = create_message(sender, title="T", body="B", plain_text="P",
+                                 category="crime_alert", priority=priority,
+                                 target=Target(**target).to_json())
+        db.session.add(message)
+        db.session.flush()
+        from core.messaging import recipients
+
+        ids = recipients(message, sender)
+        found = set(db.session.scalars(select(Member.email).where(Member.id.in_(ids))))
+        db.session.rollback()
+        return found
+
+
+def test_targeting_by_each_level(app, ready):
+    ward_a = {"a@example.org", "horse@example.org"}
+    assert emails_reached(app, ready, areas=[WARD_A]) == ward_a
+    assert emails_reached(app, ready, areas=["E07900001"]) == ward_a | {"dog@example.org"}
+    assert emails_reached(app, ready) == ward_a | {"dog@example.org"}  # whole scope
+    with app.app_context():
+        street = db.session.get(Member, ready["ward_a_horse"]).area.code
+    assert "horse@example.org" in emails_reached(app, ready, areas=[street])
+
+
+def test_targeting_by_interest_and_rules(app, ready):
+    horses = emails_reached(app, ready, watch_types=["rural_watch.horse"])
+    assert horses == {"horse@example.org", "dog@example.org"}
+    dogs_or_ward_a = emails_reached(app, ready, watch_types=["rural_watch.dog"], rules=[
+        {"name": "core.area", "mode": "include", "params": {"codes": WARD_A}}])
+    assert dogs_or_ward_a == {"dog@example.org", "a@example.org", "horse@example.org"}
+    horses_not_dogs = emails_reached(app, ready, watch_types=["rural_watch.horse"], rules=[
+        {"name": "core.interest", "mode": "exclude", "params": {"watch_types": "rural_watch.dog"}}])
+    assert horses_not_dogs == {"horse@example.org"}
+    must = emails_reached(app, ready, areas=["E07900001"], rules=[
+        {"name": "core.interest", "mode": "must", "params": {"watch_types": "rural_watch.dog"}}])
+    assert must == {"dog@example.org"}
+
+
+def test_only_consenting_reachable_residents_are_targeted(app, ready):
+    reached = emails_reached(app, ready, areas=[WARD_A])
+    for key in ("no_consent", "opted_out", "unverified", "urgent_only"):
+        with app.app_context():
+            assert db.session.get(Member, ready[key]).email not in reached
+    assert "urgent@example.org" in emails_reached(app, ready, priority=1, areas=[WARD_A])
+
+
+def test_a_sender_cannot_target_outside_their_scope(app, ready):
+    with pytest.raises(TargetError) as caught:
+        emails_reached(app, ready, staff_key="officer_b", areas=[WARD_A])
+    assert "outside your areas: E05900001" in caught.value.errors["areas"]
+    # Without naming areas, the scope still applies.
+    assert emails_reached(app, ready, staff_key="officer_b") == {"dog@example.org"}
+    with pytest.raises(TargetError, match="unknown targeting rule"):
+        emails_reached(app, ready, rules=[{"name": "nope", "mode": "must", "params": {}}])
+
+
+def draft(app, town, at=NOON, **target):
+    sender = db.session.get(Staff, town["supervisor"])
+    message = create_message(sender, title="Burglary on Mill Lane",
+                             body="Sheds broken into **last night**.",
+                             plain_text="Sheds broken into on Mill Lane last night.",
+                             title_cy="Byrgleriaeth", body_cy="Siediau", plain_text_cy="Siediau",
+                             category="crime_alert", priority=2,
+                             target=Target(**target).to_json())
+    db.session.add(message)
+    db.session.commit()
+    return message, sender
+
+
+def test_preview_counts_people_channels_areas_and_cost(app, ready):
+    with app.app_context():
+        message, sender = draft(app, ready, areas=["E07900001"])
+        result = preview(message, sender, at=NOON)
+        assert result.people == 3
+        assert result.deliveries_by_channel == {"email": 3, "sms": 1}
+        assert dict(result.people_by_area) == {"Ashendry North": 2, "Ashendry South": 1}
+        assert result.sms_segments == 1
+        assert result.estimated_cost_pence == 1 * 1 * app.config["SMS_PENCE_PER_SEGMENT"]
+        assert "Ashendry" in result.description
+        assert db.session.scalar(select(func.count()).select_from(Delivery)) == 0
+
+
+def test_sending_writes_one_delivery_per_member_and_channel_and_delivers(app, ready, outbox):
+    with app.app_context():
+        message, sender = draft(app, ready, watch_types=["rural_watch.horse"], rules=[
+            {"name": "core.area", "mode": "include", "params": {"codes": WARD_A}}])
+        reached = send(message, sender, at=NOON)
+        assert reached == 3  # matched twice, counted once
+        rows = db.session.execute(select(Delivery.member_id, Delivery.channel, Delivery.state)
+                                  ).all()
+        assert sorted((m, c) for m, c, _ in rows) == sorted([
+            (ready["ward_a"], "email"), (ready["ward_a_horse"], "email"),
+            (ready["ward_a_horse"], "sms"), (ready["ward_b_dog"], "email")])
+        assert {s for _, _, s in rows} == {"sent"}
+        assert db.session.get(Message, message.id).status == "sent"
+        sms = db.session.scalar(select(DevOutbox))
+        assert (sms.address, sms.text) == ("+447400000001",
+                                           "Sheds broken into on Mill Lane last night.")
+    messages = outbox.wait_for(3)
+    assert sorted(m["To"] for m in messages) == ["a@example.org", "dog@example.org",
+                                                  "horse@example.org"]
+    body = messages[0].get_body(("html",)).get_content()
+    assert "<strong>last night</strong>" in body
+    assert "Burglary on Mill Lane" in messages[0]["Subject"]
+
+
+def test_welsh_speakers_get_the_welsh_version(app, make_member, make_staff, county, outbox):
+    make_member(area=WARD_A, email="cymraeg@example.org", language="cy")
+    make_member(area=WARD_A, email="english@example.org")
+    with app.app_context():
+        town = {"supervisor": make_staff("supervisor", areas=["E07900001"])}
+        message, sender = draft(app, town, areas=[WARD_A])
+        send(message, sender, at=NOON)
+    by_address = {m["To"]: m for m in outbox.wait_for(2)}
+    assert "Byrgleriaeth" in by_address["cymraeg@example.org"]["Subject"]
+    assert "Burglary" in by_address["english@example.org"]["Subject"]
+
+
+def test_channels_follow_the_members_time_of_day_choice(app, ready):
+    with app.app_context():
+        member = db.session.get(Member, ready["ward_a_horse"])
+        for channel in member.channels:
+            channel.by_night = channel.channel == "email"  # SMS by day only
+        db.session.commit()
+        message, sender = draft(app, ready, areas=[WARD_A])
+        night = preview(message, sender, at=MIDNIGHT).deliveries_by_channel
+        day = preview(message, sender, at=NOON).deliveries_by_channel
+        assert night == {"email": 2} and day == {"email": 2, "sms": 1}
+
+
+def test_a_plugin_can_veto_a_message_and_hears_when_one_is_sent(app, ready):
+    heard = []
+
+    class Watcher:
+        @hookimpl
+        def commonwatch_message_before_send(self, message):
+            if "forbidden" in message.title:
+                raise MessageVetoed("titles may not say forbidden")
+
+        @hookimpl
+        def commonwatch_message_sent(self, message, recipient_count):
+            heard.append((message.id, recipient_count))
+
+    app.extensions["commonwatch"].plugins.pm.register(Watcher(), name="watcher")
+    with app.app_context():
+        message, sender = draft(app, ready, areas=[WARD_A])
+        message.title = "forbidden words"
+        with pytest.raises(MessageVetoed):
+            send(message, sender, at=NOON)
+        assert db.session.scalar(select(func.count()).select_from(Delivery)) == 0
+        message.title = "fine words"
+        send(message, sender, at=NOON)
+        assert heard == [(message.id, 2)]
+
+
+@pytest.mark.redis
+def test_workers_deliver_each_delivery_once(make_app, redis_url, county, make_member,
+                                            make_staff, outbox):
+    from rq import Queue
+
+    from core.jobs import redis_connection, run_worker
+
+    app = make_app(REDIS_URL=redis_url, DELIVERY_BATCH_SIZE=2)
+    Queue("default", connection=redis_connection(app)).empty()
+    for n in range(5):
+        make_member(area=WARD_A, email=f"queued{n}@example.org")
+    with app.app_context():
+        town = {"supervisor": make_staff("supervisor", areas=["E07900001"])}
+        message, sender = draft(app, town, areas=[WARD_A])
+        assert send(message, sender, at=NOON) == 5
+        jobs = Queue("default", connection=redis_connection(app)).get_jobs()
+        assert len(jobs) == 3  # batches of 2
+        assert all(all(isinstance(a, int) for a in job.args) for job in jobs)
+        # A duplicate job (a retry after a crash) finds nothing left to claim.
+        from core.delivery import deliver_batch
+        from core.jobs import enqueue
+
+        enqueue(deliver_batch, *jobs[0].args)
+    run_worker(app, ["default"], burst=True)
+    assert sorted(m["To"] for m in outbox.wait_for(5)) == [f"queued{n}@example.org"
+                                                            for n in range(5)]
+    with app.app_context():
+        states = set(db.session.scalars(select(Delivery.state)))
+        assert states == {"sent"}
+        assert db.session.get(Message, message.id).status == "sent"
+    assert len(outbox) == 5
+
+
+def test_a_plugin_channel_replaces_the_development_channel(app, ready):
+    sent = []
+
+    class FakeSmsProvider:
+        @hookimpl
+        def commonwatch_channels(self):
+            from core.registry import Channel
+
+            def deliver(message, items):
+                sent.extend((i.address, i.text) for i in items)
+                return {}
+
+            return [Channel("sms", deliver)]
+
+    app.extensions["commonwatch"].plugins.pm.register(FakeSmsProvider(), name="fakesms")
+    from core.registry import build_registry
+
+    app.extensions["commonwatch"].registry = build_registry(app.extensions["commonwatch"].plugins)
+    with app.app_context():
+        message, sender = draft(app, ready, areas=[WARD_A])
+        send(message, sender, at=NOON)
+        assert sent == [("+447400000001", "Sheds broken into on Mill Lane last night.")]
+        assert db.session.scalar(select(func.count()).select_from(DevOutbox)) == 0
