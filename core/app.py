@@ -156,10 +156,10 @@ def _load_user(user_id: str) -> Member | Staff | None:
 
 
 def _register_core_blueprints(app: Flask) -> None:
-    from core.views import account, auth, public, staff
+    from core.views import account, auth, messages, public, staff
     from core.views.errors import register_error_pages
 
-    for bp in (public.bp, auth.bp, account.bp, staff.bp):
+    for bp in (public.bp, auth.bp, account.bp, staff.bp, messages.bp):
         app.register_blueprint(bp)
     register_error_pages(app)
 

@@ -36,6 +36,11 @@ def commonwatch_permissions() -> Sequence[Permission]:
         ),
         Permission("core.members.register", _l("Register residents on the doorstep"), ALL_STAFF),
         Permission("core.staff.manage", _l("Manage staff accounts"), frozenset({"force_admin"})),
+        Permission(
+            "core.messages.send",
+            _l("Write and send messages"),
+            frozenset({"force_admin", "supervisor", "officer"}),
+        ),
     ]
 
 
@@ -91,6 +96,8 @@ def commonwatch_navigation(user: Member | Staff | None) -> Sequence[NavItem]:
             items.append(NavItem(_l("Members"), url_for("staff.members"), 20))
         if has_permission(user, "core.members.register"):
             items.append(NavItem(_l("Register a resident"), url_for("staff.register_member"), 30))
+        if has_permission(user, "core.messages.send"):
+            items.append(NavItem(_l("Messages"), url_for("messages.index"), 15))
         if has_permission(user, "core.staff.manage"):
             items.append(NavItem(_l("Staff accounts"), url_for("staff.accounts"), 40))
         items.append(NavItem(_l("Sign out"), url_for("auth.sign_out"), 99))

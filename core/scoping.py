@@ -9,9 +9,10 @@ the account's organisation. Nothing else in the core selects members for staff.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from flask import abort
-from sqlalchemy import ColumnElement, Select, and_, exists, insert, literal, select
+from sqlalchemy import ColumnElement, Select, and_, exists, insert, literal, or_, select
 
 from core.access import log_denied
 from core.areas import within
@@ -106,3 +107,28 @@ def get_scoped_staff(manager: Staff, staff_id: int) -> Staff:
         log_denied("staff account not in scope or not found")
         abort(404)
     return account
+
+
+def message_scope(staff: Staff) -> ColumnElement[bool]:
+    """SQL condition: a message ``staff`` may see — their own, or one sent by an account
+    of their organisation working inside their areas (as :func:`staff_scope`)."""
+    from core.models import Message
+
+    colleagues = select(Staff.id).where(staff_scope(staff))
+    return and_(
+        Message.organisation_id == staff.organisation_id,
+        or_(Message.sender_id == staff.id, Message.sender_id.in_(colleagues)),
+    )
+
+
+def get_scoped_message(staff: Staff, message_id: int) -> Any:
+    """The message with ``message_id`` if ``staff`` may see it; 404 otherwise."""
+    from core.models import Message
+
+    message = db.session.scalar(
+        select(Message).where(message_scope(staff), Message.id == message_id)
+    )
+    if message is None:
+        log_denied("message not in scope or not found")
+        abort(404)
+    return message

@@ -530,10 +530,26 @@ def build_core_sides(app: Flask, make_member: Callable[..., int],
 
 def pytest_commonwatch_access_matrix(app: Flask, sides: dict[str, Side]
                                      ) -> dict[str, dict[str, Any]]:
-    """The core's providers: a resident of the side, and the side's officer."""
+    """The core's providers: a resident of the side, the side's officer, and a draft
+    message that officer wrote."""
+    from core.extensions import db
+    from core.messaging import Target, create_message
+    from core.models import Staff
+
+    messages = {}
+    with app.app_context():
+        for key, side in sides.items():
+            officer = db.session.get(Staff, side.actors[f"officer_{key}"].id)
+            message = create_message(
+                officer, title=f"Matrix{key} draft", body="Body", plain_text="Text",
+                category="crime_alert", priority=3, target=Target().to_json())
+            db.session.add(message)
+            db.session.commit()
+            messages[key] = message.id
     return {
         "member_id": {k: s.residents[1] for k, s in sides.items()},
         "staff_id": {k: s.actors[f"officer_{k}"].id for k, s in sides.items()},
+        "message_id": messages,
     }
 
 

@@ -1,0 +1,251 @@
+"""Staff pages to write a message, see who it reaches, send it and follow it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import wtforms
+from flask import Blueprint, flash, g, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from sqlalchemy import func, select
+from werkzeug.wrappers import Response
+from wtforms.fields.core import UnboundField
+from wtforms.validators import InputRequired, Length, Optional
+
+from core.access import staff_required
+from core.extensions import db
+from core.forms import (
+    GovCheckboxesInput,
+    GovRadioInput,
+    GovSelect,
+    GovSubmitInput,
+    GovTextArea,
+    GovTextInput,
+    with_govuk_widget,
+)
+from core.messaging import Target, TargetError, create_message, preview, send, sms_segments
+from core.models import MESSAGE_CATEGORIES, Delivery, Message, Staff
+from core.plugins import MessageVetoed
+from core.registry import Registry
+from core.scoping import get_scoped_message, message_scope
+
+bp = Blueprint("messages", __name__, url_prefix="/staff/messages")
+
+CATEGORY_LABELS = {
+    "crime_alert": _l("Crime alert"),
+    "witness_appeal": _l("Witness appeal"),
+    "missing_person": _l("Missing person: sighting request"),
+    "suspect_description": _l("Suspect description"),
+    "scam_warning": _l("Scam or fraud warning"),
+    "prevention_advice": _l("Crime prevention advice"),
+    "community_news": _l("Community news"),
+    "survey_invitation": _l("Survey invitation"),
+}
+PRIORITY_LABELS = [
+    ("1", _l("1 – Urgent")), ("2", _l("2 – High")), ("3", _l("3 – Normal")),
+    ("4", _l("4 – Low")), ("5", _l("5 – Lowest")),
+]
+MODE_LABELS = [
+    ("", _l("Not used")),
+    ("include", _l("Also include people who match")),
+    ("must", _l("Only people who also match")),
+    ("exclude", _l("Leave out people who match")),
+]
+#: Rules the form offers as fields of their own.
+BUILT_IN_RULES = ("core.area", "core.interest")
+
+
+class MessageForm(FlaskForm):
+    title = wtforms.StringField(
+        _l("Title"), [InputRequired(message=_l("Enter a title")), Length(max=200)],
+        widget=GovTextInput())
+    body = wtforms.TextAreaField(
+        _l("Message"), [InputRequired(message=_l("Enter the message"))],
+        description=_l("Markdown: **bold**, *italic*, lists and links"), widget=GovTextArea())
+    plain_text = wtforms.TextAreaField(
+        _l("Text for SMS and voice calls"),
+        [InputRequired(message=_l("Enter the text for SMS and voice calls")),
+         Length(max=918, message=_l("Keep it to 918 characters (6 SMS parts)"))],
+        widget=GovTextArea())
+    category = wtforms.SelectField(
+        _l("Category"), choices=[(c, CATEGORY_LABELS[c]) for c in MESSAGE_CATEGORIES],
+        widget=GovSelect())
+    priority = wtforms.RadioField(
+        _l("Priority"), choices=PRIORITY_LABELS, default="3", widget=GovRadioInput(),
+        validators=[InputRequired(message=_l("Choose a priority"))])
+    title_cy = wtforms.StringField(_l("Title in Welsh"), [Optional(), Length(max=200)],
+                                   widget=GovTextInput())
+    body_cy = wtforms.TextAreaField(_l("Message in Welsh"), [Optional()], widget=GovTextArea())
+    plain_text_cy = wtforms.TextAreaField(_l("Text for SMS and voice calls in Welsh"),
+                                          [Optional(), Length(max=918)], widget=GovTextArea())
+    areas = wtforms.StringField(
+        _l("Areas"), [Length(max=2000)], widget=GovTextInput(),
+        description=_l("Area codes separated by commas; leave empty for all your areas"))
+    watch_types = wtforms.SelectMultipleField(
+        _l("Watch types"), choices=[], widget=GovCheckboxesInput(),
+        description=_l("Leave all unticked to reach everyone in the areas"))
+    submit = wtforms.SubmitField(_l("Check who it reaches"), widget=GovSubmitInput())
+
+    #: form field name -> qualified rule name
+    rule_fields: dict[str, str] = {}
+
+    def validate(self, extra_validators: Any = None) -> bool:
+        """Validate, skipping the rules left unused."""
+        ok = True
+        for name, field in self._fields.items():
+            if name in self.rule_fields and not field.form.mode.data:
+                continue
+            extra = (extra_validators or {}).get(name, ())
+            ok = field.validate(self, extra) and ok
+        if bool(self.title_cy.data) != bool(self.body_cy.data):
+            self.body_cy.errors = [*self.body_cy.errors,
+                                   _("Give both the Welsh title and message, or neither")]
+            ok = False
+        return ok
+
+    def used_rules(self) -> list[str]:
+        """Form names of the rules given a mode, in order."""
+        return [name for name in self.rule_fields if self[name].form.mode.data]
+
+    def target(self) -> Target:
+        codes = [c.strip() for c in (self.areas.data or "").split(",") if c.strip()]
+        rules = []
+        for form_name in self.used_rules():
+            sub = self[form_name].form
+            params = {k: v for k, v in sub.data.items() if k != "mode"}
+            rules.append({"name": self.rule_fields[form_name], "mode": sub.mode.data,
+                          "params": params})
+        return Target(areas=codes, watch_types=list(self.watch_types.data or []), rules=rules)
+
+    def error_on(self, part: str, reason: str) -> None:
+        """Show a targeting error (``areas``, ``watch_types`` or ``rules.N``) by its field."""
+        if part.startswith("rules."):
+            field = self[self.used_rules()[int(part.split(".")[1])]].form.mode
+        else:
+            field = self.watch_types if part == "watch_types" else self.areas
+        field.errors = [*field.errors, reason]
+
+
+def _rule_form(form: type[wtforms.Form]) -> type[wtforms.Form]:
+    """A copy of a rule's parameter form with GOV.UK widgets and a mode choice."""
+    attrs: dict[str, Any] = {
+        "mode": wtforms.SelectField(_l("Use this rule"), choices=MODE_LABELS, default="",
+                                    widget=GovSelect())
+    }
+    for name in dir(form):
+        unbound = getattr(form, name, None)
+        if isinstance(unbound, UnboundField):
+            attrs[name] = with_govuk_widget(
+                UnboundField(unbound.field_class, *unbound.args, **dict(unbound.kwargs)))
+    return type(f"{form.__name__}WithMode", (wtforms.Form,), attrs)
+
+
+def message_form(registry: Registry, **kwargs: Any) -> MessageForm:
+    """The message form with the enabled plugins' watch types and rules."""
+    attrs: dict[str, Any] = {}
+    names: dict[str, str] = {}
+    for qualified, rule in registry.targeting_rules.items():
+        if qualified in BUILT_IN_RULES:
+            continue
+        form_name = "rule__" + qualified.replace(".", "__")
+        attrs[form_name] = wtforms.FormField(_rule_form(rule.form), label=rule.label)
+        names[form_name] = qualified
+    attrs["rule_fields"] = names
+    form = type("MessageForm", (MessageForm,), attrs)(**kwargs)
+    form.watch_types.choices = [(w.name, w.label) for w in registry.watch_types.values()]
+    return form
+
+
+def _registry() -> Registry:
+    from flask import current_app
+
+    return current_app.extensions["commonwatch"].registry
+
+
+@bp.get("/")
+@staff_required("core.messages.send")
+def index() -> str:
+    staff: Staff = g.staff
+    messages = db.session.scalars(
+        select(Message).where(message_scope(staff)).order_by(Message.created_at.desc())
+        .limit(100)
+    ).all()
+    return render_template("messages/index.html", messages=messages,
+                           categories=CATEGORY_LABELS)
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@staff_required("core.messages.send")
+def new() -> str | Response:
+    staff: Staff = g.staff
+    form = message_form(_registry())
+    if form.validate_on_submit():
+        target = form.target()
+        message = create_message(
+            staff, title=form.title.data, body=form.body.data, plain_text=form.plain_text.data,
+            title_cy=form.title_cy.data or None, body_cy=form.body_cy.data or None,
+            plain_text_cy=form.plain_text_cy.data or None, category=form.category.data,
+            priority=int(form.priority.data), target=target.to_json(),
+        )
+        db.session.add(message)
+        db.session.flush()
+        try:
+            preview(message, staff)
+        except TargetError as exc:
+            db.session.rollback()
+            for part, reason in exc.errors.items():
+                form.error_on(part, reason)
+        else:
+            db.session.commit()
+            return redirect(url_for("messages.check", message_id=message.id))
+    return render_template("messages/new.html", form=form,
+                           segments=sms_segments(form.plain_text.data or ""))
+
+
+@bp.get("/<int:message_id>/check")
+@staff_required("core.messages.send")
+def check(message_id: int) -> str | Response:
+    staff: Staff = g.staff
+    message = get_scoped_message(staff, message_id)
+    if message.status != "draft":
+        return redirect(url_for("messages.show", message_id=message.id))
+    counts = preview(message, staff)
+    return render_template("messages/check.html", message=message, counts=counts,
+                           categories=CATEGORY_LABELS, form=FlaskForm())
+
+
+@bp.post("/<int:message_id>/send")
+@staff_required("core.messages.send")
+def send_now(message_id: int) -> Response:
+    staff: Staff = g.staff
+    message = get_scoped_message(staff, message_id)
+    form = FlaskForm()
+    if form.validate_on_submit() and message.status == "draft":
+        if message.sender_id != staff.id:
+            flash(_("Only the author can send this draft"), "error")
+        else:
+            try:
+                reached = send(message, staff)
+            except MessageVetoed as exc:
+                db.session.rollback()
+                flash(str(exc), "error")
+                return redirect(url_for("messages.check", message_id=message.id))
+            flash(_("Sent to %(num)d people", num=reached), "success")
+    return redirect(url_for("messages.show", message_id=message.id))
+
+
+@bp.get("/<int:message_id>")
+@staff_required("core.messages.send")
+def show(message_id: int) -> str:
+    staff: Staff = g.staff
+    message = get_scoped_message(staff, message_id)
+    by_state = db.session.execute(
+        select(Delivery.channel, Delivery.state, func.count())
+        .where(Delivery.message_id == message.id)
+        .group_by(Delivery.channel, Delivery.state)
+        .order_by(Delivery.channel, Delivery.state)
+    ).all()
+    return render_template("messages/show.html", message=message, by_state=by_state,
+                           categories=CATEGORY_LABELS)

@@ -1,0 +1,74 @@
+"""Staff write a message, check who it reaches, send it and follow it."""
+
+import re
+
+from sqlalchemy import select
+
+from core.extensions import db
+from core.models import Delivery, Message
+
+
+def compose(**overrides):
+    form = {
+        "title": "Van seen near Mill Lane",
+        "body": "A white van was seen **trying car doors**.",
+        "plain_text": "A white van was seen trying car doors on Mill Lane. Call 101.",
+        "category": "crime_alert", "priority": "2", "areas": "E05900001",
+    }
+    form.update(overrides)
+    return form
+
+
+def test_an_officer_writes_checks_and_sends_a_message(app, county, make_member, make_staff,
+                                                      login, outbox):
+    for n in range(3):
+        make_member(area="E05900001", email=f"ward{n}@example.org")
+    make_member(area="E05900002", email="next-ward@example.org")
+    client = login(app.test_client(), staff=make_staff("officer", areas=["E05900001"]))
+    assert "Write a message" in client.get("/staff/messages/").get_data(as_text=True)
+    response = client.post("/staff/messages/new", data=compose())
+    assert response.status_code == 302 and "/check" in response.location
+    page = client.get(response.location).get_data(as_text=True)
+    assert re.search(r"People</dt>\s*<dd[^>]*>\s*3\s*</dd>", page)
+    assert "Ashendry North" in page
+    with app.app_context():
+        message = db.session.scalar(select(Message))
+        assert message.status == "draft"
+        assert db.session.scalar(select(Delivery.id)) is None  # checking sends nothing
+    response = client.post(f"/staff/messages/{message.id}/send")
+    assert response.status_code == 302
+    assert sorted(m["To"] for m in outbox.wait_for(3)) == [
+        "ward0@example.org", "ward1@example.org", "ward2@example.org"]
+    page = client.get(f"/staff/messages/{message.id}").get_data(as_text=True)
+    assert "Sent" in page and "<strong>trying car doors</strong>" in page
+    # Sending again does nothing more.
+    client.post(f"/staff/messages/{message.id}/send")
+    assert len(outbox) == 3
+
+
+def test_targeting_outside_the_officers_areas_is_refused_by_the_field(app, county,
+                                                                     make_staff, login):
+    client = login(app.test_client(), staff=make_staff("officer", areas=["E05900001"]))
+    page = client.post("/staff/messages/new", data=compose(areas="E05900001, E05900012")
+                       ).get_data(as_text=True)
+    assert "outside your areas: E05900012" in page and "There is a problem" in page
+    with app.app_context():
+        assert db.session.scalar(select(Message.id)) is None
+
+
+def test_a_message_needs_its_texts(app, county, make_staff, login):
+    client = login(app.test_client(), staff=make_staff("officer", areas=["E05900001"]))
+    page = client.post("/staff/messages/new", data=compose(title="", plain_text="")
+                       ).get_data(as_text=True)
+    assert "Enter a title" in page and "Enter the text for SMS and voice calls" in page
+    page = client.post("/staff/messages/new", data=compose(title_cy="Fan wen")
+                       ).get_data(as_text=True)
+    assert "Give both the Welsh title and message, or neither" in page
+
+
+def test_residents_and_coordinators_cannot_write_messages(app, county, make_member,
+                                                          make_staff, login):
+    resident = login(app.test_client(), member=make_member())
+    assert resident.get("/staff/messages/new").status_code == 403
+    coordinator = login(app.test_client(), staff=make_staff("coordinator"))
+    assert coordinator.get("/staff/messages/new").status_code == 403
