@@ -74,8 +74,16 @@ def outgoing(message: Message, ids: Sequence[int]) -> dict[str, list[Outgoing]]:
             delivery_id=delivery_id, member_id=member_id, address=address,
             language=language, subject=subject,
             text=text if channel == "email" else plain, html=body,
+            unsubscribe_url=unsubscribe_url(member_id) if channel == "email" else "",
         ))
     return by_channel
+
+
+def unsubscribe_url(member_id: int) -> str:
+    """The member's one-click unsubscribe link (see core.views.account)."""
+    from core.views.account import unsubscribe_url as url
+
+    return url(member_id)
 
 
 def deliver_batch(message_id: int, first_id: int, last_id: int) -> None:
@@ -130,9 +138,17 @@ def send_email(message: Message, items: list[Outgoing]) -> dict[int, tuple[str, 
 
     mails = []
     for item in items:
-        mail_message = MailMessage(subject=item.subject, recipients=[item.address],
-                                   body=item.text, html=item.html)
-        mail_message.extra_headers = {"X-Commonwatch-Delivery": str(item.delivery_id)}
+        mail_message = MailMessage(
+            subject=item.subject, recipients=[item.address],
+            body=item.text + "\n\n" + item.unsubscribe_url,
+            html=item.html.replace("{unsubscribe_url}", item.unsubscribe_url),
+        )
+        mail_message.extra_headers = {
+            "X-Commonwatch-Delivery": str(item.delivery_id),
+            # RFC 8058 one-click unsubscribe; the link needs no sign-in.
+            "List-Unsubscribe": f"<{item.unsubscribe_url}>",
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        }
         mails.append(mail_message)
     if not current_app.config.get("MAIL_SERVER"):
         for mail_message in mails:

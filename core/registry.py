@@ -90,6 +90,8 @@ class Outgoing:
     subject: str
     text: str
     html: str
+    #: The member's signed one-click unsubscribe link (RFC 8058).
+    unsubscribe_url: str = ""
 
 
 @dataclass(frozen=True)

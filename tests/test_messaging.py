@@ -288,3 +288,36 @@ def test_a_plugin_channel_replaces_the_development_channel(app, ready):
         send(message, sender, at=NOON)
         assert sent == [("+447400000001", "Sheds broken into on Mill Lane last night.")]
         assert db.session.scalar(select(func.count()).select_from(DevOutbox)) == 0
+
+
+def test_emails_carry_one_click_unsubscribe_that_needs_no_sign_in(make_app, county,
+                                                                  make_member, make_staff,
+                                                                  outbox):
+    app = make_app(WTF_CSRF_ENABLED=True)
+    member_id = make_member(area=WARD_A, email="leaving@example.org")
+    with app.app_context():
+        town = {"supervisor": make_staff("supervisor", areas=["E07900001"])}
+        message, sender = draft(app, town, areas=[WARD_A])
+        send(message, sender, at=NOON)
+    email = outbox.wait_for(1)[0]
+    assert email["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    link = email["List-Unsubscribe"].strip("<>")
+    assert link.startswith("https://commonwatch.example.org/unsubscribe/")
+    assert link in email.get_body(("plain",)).get_content()
+    assert f'href="{link}"' in email.get_body(("html",)).get_content()
+    path = link.removeprefix("https://commonwatch.example.org")
+    client = app.test_client()
+    # Looking at the link (a mail scanner, a preview) changes nothing.
+    assert "Stop all messages" in client.get(path).get_data(as_text=True)
+    with app.app_context():
+        assert db.session.get(Member, member_id).opted_out_at is None
+    # A forged link does nothing; the mail client's one-click POST, with no form token,
+    # unsubscribes.
+    assert client.post("/unsubscribe/forged", data={"List-Unsubscribe": "One-Click"}
+                       ).status_code == 400
+    response = client.post(path, data={"List-Unsubscribe": "One-Click"})
+    assert response.status_code == 200
+    with app.app_context():
+        assert db.session.get(Member, member_id).opted_out_at is not None
+        second, sender = draft(app, town, areas=[WARD_A])
+        assert send(second, sender, at=NOON) == 0

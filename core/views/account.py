@@ -11,6 +11,7 @@ from flask import (
     flash,
     redirect,
     render_template,
+    request,
     session,
     url_for,
 )
@@ -29,7 +30,7 @@ from core.emails import (
     notify_security_event,
     send_verification_email,
 )
-from core.extensions import db
+from core.extensions import csrf, db
 from core.forms import (
     CHANNEL_LABELS,
     ChangeEmailForm,
@@ -54,10 +55,13 @@ from core.members import (
 )
 from core.models import Member, MemberAccess, utcnow
 from core.registry import Registry
-from core.security import check_password, hash_password, read_token, set_password
+from core.security import check_password, hash_password, make_token, read_token, set_password
 from core.views.auth import change_password_page
 
 bp = Blueprint("account", __name__)
+
+#: Unsubscribe links in old emails keep working for a year.
+UNSUBSCRIBE_MAX_AGE = 366 * 24 * 3600
 
 
 def _registry() -> Registry:
@@ -302,3 +306,30 @@ def resend_verification() -> BaseResponse:
         enqueue(send_verification_email, current_user.id)
         flash(_("We have sent the link again"), "success")
     return redirect(url_for("account.index"))
+
+
+UNSUBSCRIBE_PURPOSE = "unsubscribe"
+
+
+def unsubscribe_url(member_id: int) -> str:
+    """The signed one-click unsubscribe link of a member, for the List-Unsubscribe header
+    and the foot of every email (RFC 8058)."""
+    from core.emails import external_url
+
+    token = make_token(UNSUBSCRIBE_PURPOSE, {"m": member_id})
+    return external_url("account.unsubscribe", token=token)
+
+
+@bp.route("/unsubscribe/<token>", methods=["GET", "POST"])
+@public
+@csrf.exempt  # mail clients POST "List-Unsubscribe=One-Click" with no form (RFC 8058)
+def unsubscribe(token: str) -> str | tuple[str, int]:
+    data = read_token(UNSUBSCRIBE_PURPOSE, token, max_age=UNSUBSCRIBE_MAX_AGE)
+    member = db.session.get(Member, data.get("m")) if isinstance(data, dict) else None
+    if member is None:
+        return render_template("auth/link_expired.html"), 400
+    if request.method == "POST":
+        opt_out(member)
+        db.session.commit()
+        return render_template("account/unsubscribed.html")
+    return render_template("account/unsubscribe.html", token=token)
