@@ -49,6 +49,23 @@ def enqueue(func: Callable[..., Any], *args: Any, queue: str = "default", **kwar
     return None
 
 
+def enqueue_many(func: Callable[..., Any], calls: list[tuple[Any, ...]],
+                 queue: str = "default") -> None:
+    """Run ``func(*args)`` for every ``args`` in ``calls`` in the background: with Redis,
+    all the jobs go to the queue through one pipeline; without, they run now, in order."""
+    if not current_app.config.get("REDIS_URL"):
+        for args in calls:
+            enqueue(func, *args)
+        return
+    config = current_app.config
+    q = Queue(queue, connection=redis_connection())
+    q.enqueue_many([
+        Queue.prepare_data(func, args=args, result_ttl=config["JOB_RESULT_TTL_SECONDS"],
+                           failure_ttl=config["JOB_FAILURE_TTL_SECONDS"])
+        for args in calls
+    ])
+
+
 def run_worker(app: Flask, queues: list[str], burst: bool = False) -> None:
     """Process jobs from ``queues`` inside ``app``'s context until stopped (or, with
     ``burst``, until the queues are empty)."""

@@ -15,7 +15,7 @@ combines (docs/messaging.md):
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -343,30 +343,31 @@ def send(message: Message, sender: Staff, at: datetime | None = None) -> int:
     return message.recipient_count
 
 
-def delivery_batches(message_id: int, size: int) -> Iterator[tuple[int, int]]:
-    """(first id, last id) of consecutive batches of ``message_id``'s queued deliveries."""
-    last = 0
-    while True:
-        ids = list(db.session.scalars(
-            select(Delivery.id)
-            .where(Delivery.message_id == message_id, Delivery.state == "queued",
-                   Delivery.id > last)
-            .order_by(Delivery.id)
-            .limit(size)
-        ))
-        if not ids:
-            return
-        yield ids[0], ids[-1]
-        last = ids[-1]
+def delivery_batches(message_id: int, size: int) -> list[tuple[int, int]]:
+    """(first id, last id) of consecutive batches of ``size`` of ``message_id``'s queued
+    deliveries, computed in one query."""
+    numbered = (
+        select(
+            Delivery.id,
+            ((func.row_number().over(order_by=Delivery.id) - 1) // size).label("batch"),
+        )
+        .where(Delivery.message_id == message_id, Delivery.state == "queued")
+        .subquery()
+    )
+    return [
+        (first, last) for first, last in db.session.execute(
+            select(func.min(numbered.c.id), func.max(numbered.c.id))
+            .group_by(numbered.c.batch)
+            .order_by(func.min(numbered.c.id))
+        )
+    ]
 
 
 def enqueue_deliveries(message_id: int) -> int:
     """Queue jobs for ``message_id``'s queued deliveries; returns how many jobs."""
     from core.delivery import deliver_batch
-    from core.jobs import enqueue
+    from core.jobs import enqueue_many
 
-    size = current_app.config["DELIVERY_BATCH_SIZE"]
-    batches = list(delivery_batches(message_id, size))
-    for first, last in batches:
-        enqueue(deliver_batch, message_id, first, last)
+    batches = delivery_batches(message_id, current_app.config["DELIVERY_BATCH_SIZE"])
+    enqueue_many(deliver_batch, [(message_id, first, last) for first, last in batches])
     return len(batches)
