@@ -225,7 +225,7 @@ def _channel_usable(at: datetime | None) -> ColumnElement[bool]:
     return and_(allowed_now, has_contact)
 
 
-def _deliveries_select(message: Message, ids: Select[tuple[int]], at: datetime | None
+def _deliveries_select(message: Message, who: ColumnElement[bool], at: datetime | None
                        ) -> Select[Any]:
     return (
         select(
@@ -238,7 +238,7 @@ def _deliveries_select(message: Message, ids: Select[tuple[int]], at: datetime |
         )
         .select_from(Member)
         .join(MemberChannel, MemberChannel.member_id == Member.id)
-        .where(Member.id.in_(ids), _channel_usable(at))
+        .where(who, _channel_usable(at))
     )
 
 
@@ -263,7 +263,7 @@ def preview(message: Message, sender: Staff, at: datetime | None = None) -> Prev
     resolved = resolve(Target.from_json(message.target), sender, message.priority)
     ids = select(Member.id).where(resolved.clause)
     people = db.session.scalar(select(func.count()).select_from(ids.subquery())) or 0
-    planned = _deliveries_select(message, ids, at).subquery()
+    planned = _deliveries_select(message, resolved.clause, at).subquery()
     by_channel = dict(
         db.session.execute(
             select(planned.c.channel, func.count()).group_by(planned.c.channel)
@@ -324,11 +324,10 @@ def send(message: Message, sender: Staff, at: datetime | None = None) -> int:
     plugins = current_app.extensions["commonwatch"].plugins
     plugins.call("commonwatch_message_before_send", message=message)
     resolved = resolve(Target.from_json(message.target), sender, message.priority)
-    ids = select(Member.id).where(resolved.clause)
     message.target_description = resolved.description
     columns = ["message_id", "member_id", "channel", "state", "queued_at", "attempts"]
     db.session.execute(
-        insert(Delivery).from_select(columns, _deliveries_select(message, ids, at))
+        insert(Delivery).from_select(columns, _deliveries_select(message, resolved.clause, at))
     )
     message.recipient_count = db.session.scalar(
         select(func.count(func.distinct(Delivery.member_id))).where(

@@ -30,12 +30,13 @@ from core.models import (
 
 def member_scope(staff: Staff) -> ColumnElement[bool]:
     """SQL condition: the member is in ``staff``'s areas and consented to its organisation."""
+    # EXISTS on the consent's primary key: one index probe per member in the areas,
+    # instead of reading every consent the organisation holds.
     return and_(
         within(staff.areas, Member.area_id),
-        Member.id.in_(
-            select(MemberConsent.member_id).where(
-                MemberConsent.organisation_id == staff.organisation_id
-            )
+        exists().where(
+            MemberConsent.member_id == Member.id,
+            MemberConsent.organisation_id == staff.organisation_id,
         ),
     )
 

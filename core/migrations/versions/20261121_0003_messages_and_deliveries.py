@@ -64,7 +64,6 @@ def upgrade():
     )
     with op.batch_alter_table('delivery', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_delivery_member_id'), ['member_id'], unique=False)
-        batch_op.create_index('ix_delivery_message_state', ['message_id', 'state'], unique=False)
 
     op.create_table('dev_outbox',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -89,7 +88,6 @@ def downgrade():
 
     op.drop_table('dev_outbox')
     with op.batch_alter_table('delivery', schema=None) as batch_op:
-        batch_op.drop_index('ix_delivery_message_state')
         batch_op.drop_index(batch_op.f('ix_delivery_member_id'))
 
     op.drop_table('delivery')
