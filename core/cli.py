@@ -163,6 +163,17 @@ def worker_command(queues: tuple[str, ...], burst: bool) -> None:
     run_worker(app, list(queues) or queue_names(app), burst=burst)
 
 
+@click.command("sweep-deliveries")
+@click.option("--stuck-after", type=int, default=None,
+              help="Seconds after which a claimed delivery counts as stuck.")
+@with_appcontext
+def sweep_command(stuck_after: int | None) -> None:
+    """Re-queue deliveries left behind by a worker that died; run every few minutes."""
+    from core.delivery import sweep
+
+    click.echo(f"put back {sweep(stuck_after)} deliveries")
+
+
 @click.command("upgrade")
 @click.argument("revision", required=False)
 @click.option("--sql", is_flag=True, help="Print the SQL instead of running it.")
@@ -201,6 +212,7 @@ CORE_COMMANDS = [
     create_staff_command,
     demo_command,
     worker_command,
+    sweep_command,
 ]
 
 

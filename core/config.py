@@ -55,6 +55,8 @@ DEFAULTS: dict[str, Any] = {
     "PREVIEW_RECENT_MESSAGES": 3,
     #: Deliveries per background job.
     "DELIVERY_BATCH_SIZE": 500,
+    #: A delivery claimed (or queued) this long ago without an outcome is swept back.
+    "DELIVERY_STUCK_SECONDS": 300,
     #: How long RQ keeps a finished job's result, and a failed job (for inspection).
     "JOB_RESULT_TTL_SECONDS": 3600,
     "JOB_FAILURE_TTL_SECONDS": 7 * 24 * 3600,

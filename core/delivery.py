@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 
 from flask import current_app, render_template
@@ -181,3 +182,31 @@ def commonwatch_channels() -> list[Channel]:
 
     return [Channel("email", send_email)] + [Channel(n, dev(n)) for n in ("sms", "voice",
                                                                           "push")]
+
+
+def sweep(stuck_after_seconds: int | None = None) -> int:
+    """Put back deliveries a worker claimed but never finished (it died, or Redis lost
+    its job) and queue jobs again for every message with queued deliveries left.
+
+    Returns how many deliveries were put back. Safe to run at any time, from several
+    machines: claiming is atomic, so a delivery is still sent by one worker only.
+    """
+    from core.messaging import enqueue_deliveries
+
+    seconds = stuck_after_seconds or current_app.config["DELIVERY_STUCK_SECONDS"]
+    cutoff = utcnow() - timedelta(seconds=seconds)
+    put_back = db.session.execute(
+        update(Delivery)
+        .where(Delivery.state == "sending", Delivery.claimed_at < cutoff)
+        .values(state="queued")
+    ).rowcount
+    db.session.commit()
+    waiting = db.session.scalars(
+        select(Delivery.message_id)
+        .where(Delivery.state == "queued", Delivery.queued_at < cutoff)
+        .distinct()
+    ).all()
+    # Deliveries put back just now were queued long ago, so they are covered too.
+    for message_id in waiting:
+        enqueue_deliveries(message_id)
+    return put_back or 0

@@ -321,3 +321,38 @@ def test_emails_carry_one_click_unsubscribe_that_needs_no_sign_in(make_app, coun
         assert db.session.get(Member, member_id).opted_out_at is not None
         second, sender = draft(app, town, areas=[WARD_A])
         assert send(second, sender, at=NOON) == 0
+
+
+def test_deliveries_of_a_worker_that_died_are_swept_and_sent_once(app, ready, outbox,
+                                                                  monkeypatch):
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from core.delivery import claim
+
+    with app.app_context():
+        message, sender = draft(app, ready, areas=[WARD_A])
+        # Fan out without delivering: as if the jobs were lost with Redis.
+        with monkeypatch.context() as patch:
+            patch.setattr("core.messaging.enqueue_deliveries", lambda message_id: 0)
+            send(message, sender, at=NOON)
+        ids = list(db.session.scalars(select(Delivery.id).order_by(Delivery.id)))
+        # A worker claims the first delivery, then dies before sending it.
+        assert claim(message.id, ids[0], ids[0]) == [ids[0]]
+        long_ago = utcnow() - timedelta(minutes=10)
+        db.session.execute(update(Delivery).values(queued_at=long_ago))
+        db.session.execute(update(Delivery).where(Delivery.id == ids[0])
+                           .values(claimed_at=long_ago))
+        db.session.commit()
+    result = app.test_cli_runner().invoke(args=["sweep-deliveries"])
+    assert result.output == "put back 1 deliveries\n"
+    assert sorted(m["To"] for m in outbox.wait_for(2)) == ["a@example.org", "horse@example.org"]
+    with app.app_context():
+        assert set(db.session.scalars(select(Delivery.state))) == {"sent"}
+        attempts = dict(db.session.execute(select(Delivery.id, Delivery.attempts)).all())
+        assert attempts[ids[0]] == 2
+    # Sweeping again finds nothing and sends nothing twice.
+    assert app.test_cli_runner().invoke(args=["sweep-deliveries"]).output == \
+        "put back 0 deliveries\n"
+    assert len(outbox) == 2
