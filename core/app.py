@@ -123,7 +123,11 @@ def _init_extensions(app: Flask, state: CommonwatchState) -> None:
     login_manager.init_app(app)
     login_manager.login_view = "auth.sign_in"
     login_manager.login_message = None
-    login_manager.session_protection = "strong"
+    # "basic": a session seen from a new address or browser is only marked not fresh
+    # (our own freshness check applies). Revocation is done by the server-side session
+    # records, and "strong" would sign out phones moving between networks (and clear a
+    # remember-me cookie we never set).
+    login_manager.session_protection = "basic"
 
 
 def _select_locale() -> str | None:
@@ -208,6 +212,8 @@ def _init_templates(app: Flask) -> None:
     @app.before_request
     def _nonce() -> None:
         g.csp_nonce = secrets.token_urlsafe(16)
+        # Responses that end a session are still answers to a signed-in browser.
+        g.came_signed_in = "_user_id" in session
 
     app.before_request(enforce_declared_policy)
 
@@ -257,7 +263,7 @@ def _init_templates(app: Flask) -> None:
         response.headers.setdefault(
             "Strict-Transport-Security", "max-age=31536000; includeSubDomains"
         )
-        if current_user.is_authenticated:
+        if current_user.is_authenticated or g.get("came_signed_in"):
             response.headers["Cache-Control"] = "no-store"
         return response
 

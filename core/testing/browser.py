@@ -44,7 +44,9 @@ def live_server(app: Flask) -> Iterator[str]:
     The server stops before ``app``'s own teardown empties the test database."""
     from werkzeug.serving import make_server
 
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+    from core.testing.responses import HeaderCheckMiddleware
+
+    server = make_server("127.0.0.1", 0, HeaderCheckMiddleware(app), threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="live_server", daemon=True)
     thread.start()
     try:

@@ -28,7 +28,7 @@ from sqlalchemy import create_engine, inspect, select, text
 
 DEFAULT_PASSWORD = "correct horse battery staple"
 
-pytest_plugins = ["core.testing.browser", "core.testing.matrix"]
+pytest_plugins = ["core.testing.browser", "core.testing.matrix", "core.testing.responses"]
 
 
 # -- databases ------------------------------------------------------------------------------
