@@ -13,20 +13,16 @@ from __future__ import annotations
 import csv
 import io
 import json
-import threading
 import urllib.request
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from flask import Flask, Response
-from werkzeug.serving import make_server
 from werkzeug.test import EnvironBuilder
 
 from core.testing.responses import (
     HSTS_MIN_AGE,
     RULES,
-    HeaderCheckMiddleware,
     HeaderProblems,
     check_response,
     collecting,
@@ -227,27 +223,13 @@ def test_each_hop_of_a_followed_redirect_is_checked(app):
     ]
 
 
-@pytest.fixture
-def checked_server(app: Flask) -> Iterator[str]:
-    """``app`` on loopback behind HeaderCheckMiddleware, as live_server should serve it."""
-    server = make_server("127.0.0.1", 0, HeaderCheckMiddleware(app), threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
-
-
-def test_the_live_server_middleware_checks_responses(app, checked_server):
+def test_the_live_server_middleware_checks_responses(app, live_server):
     add_bad_route(app)
     with collecting() as found:
-        with urllib.request.urlopen(f"{checked_server}/privacy") as response:
+        with urllib.request.urlopen(f"{live_server}/privacy") as response:
             assert response.status == 200
         assert found.lines() == []
-        with urllib.request.urlopen(f"{checked_server}/test-only/bad") as response:
+        with urllib.request.urlopen(f"{live_server}/test-only/bad") as response:
             assert response.read() == b"<p>bad</p>"
     assert "GET /test-only/bad (200): Strict-Transport-Security: missing" in found
     assert len(found.lines()) == 7
