@@ -53,6 +53,10 @@ DEFAULTS: dict[str, Any] = {
     "VOICE_PENCE_PER_CALL": 5,
     #: The preview counts recipients who already got this many messages in 7 days.
     "PREVIEW_RECENT_MESSAGES": 3,
+    #: Messages from these roles, or in these categories, wait for a second person
+    #: (a supervisor or force administrator) to approve them. Comma-separated.
+    "APPROVAL_ROLES": "",
+    "APPROVAL_CATEGORIES": "",
     #: Deliveries per background job.
     "DELIVERY_BATCH_SIZE": 500,
     #: A delivery claimed (or queued) this long ago without an outcome is swept back.

@@ -37,6 +37,11 @@ def commonwatch_permissions() -> Sequence[Permission]:
         Permission("core.members.register", _l("Register residents on the doorstep"), ALL_STAFF),
         Permission("core.staff.manage", _l("Manage staff accounts"), frozenset({"force_admin"})),
         Permission(
+            "core.messages.approve",
+            _l("Approve other people's messages"),
+            frozenset({"force_admin", "supervisor"}),
+        ),
+        Permission(
             "core.messages.send",
             _l("Write and send messages"),
             frozenset({"force_admin", "supervisor", "officer"}),

@@ -308,6 +308,15 @@ def preview(message: Message, sender: Staff, at: datetime | None = None) -> Prev
 # -- sending --------------------------------------------------------------------------------
 
 
+def needs_approval(message: Message, sender: Staff) -> bool:
+    """Whether the force requires a second person to approve ``message`` first."""
+    def listed(key: str) -> set[str]:
+        return {v.strip() for v in str(current_app.config[key] or "").split(",") if v.strip()}
+
+    return (sender.role in listed("APPROVAL_ROLES")
+            or message.category in listed("APPROVAL_CATEGORIES"))
+
+
 def create_message(sender: Staff, **fields: Any) -> Message:
     """A draft message from ``sender`` (not committed); Markdown is rendered here."""
     message = Message(organisation_id=sender.organisation_id, sender_id=sender.id, **fields)
@@ -336,7 +345,9 @@ def send(message: Message, sender: Staff, at: datetime | None = None) -> int:
     message.status = "sending"
     message.sent_at = at or utcnow()
     db.session.commit()
-    enqueue_deliveries(message.id)
+    if enqueue_deliveries(message.id) == 0:
+        message.status = "sent"  # nobody to reach: nothing will ever finish it
+        db.session.commit()
     plugins.call("commonwatch_message_sent", message=message,
                  recipient_count=message.recipient_count)
     return message.recipient_count

@@ -398,8 +398,12 @@ class Message(db.Model):
     category: Mapped[str] = mapped_column(String(32))
     #: 1 urgent ... 5 low.
     priority: Mapped[int] = mapped_column(Integer, default=3)
-    #: "draft", "sending" or "sent".
-    status: Mapped[str] = mapped_column(String(16), default="draft", index=True)
+    #: "draft", "awaiting_approval", "sending" or "sent".
+    status: Mapped[str] = mapped_column(String(20), default="draft", index=True)
+    #: The second person who approved it, where the force requires approval.
+    approved_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("staff.id", ondelete="SET NULL"))
+    approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     #: What was asked for: {"areas": [codes], "watch_types": [...], "rules": [...]}.
     target: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     #: The target in words, for the preview, the audit trail and the sender.
@@ -408,7 +412,8 @@ class Message(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    sender: Mapped[Staff | None] = relationship()
+    sender: Mapped[Staff | None] = relationship(foreign_keys=[sender_id])
+    approved_by: Mapped[Staff | None] = relationship(foreign_keys=[approved_by_id])
     organisation: Mapped[Organisation] = relationship()
 
 

@@ -72,3 +72,50 @@ def test_residents_and_coordinators_cannot_write_messages(app, county, make_memb
     assert resident.get("/staff/messages/new").status_code == 403
     coordinator = login(app.test_client(), staff=make_staff("coordinator"))
     assert coordinator.get("/staff/messages/new").status_code == 403
+
+
+def test_a_message_needing_approval_is_not_sent_until_a_supervisor_approves(
+        make_app, county, make_member, make_staff, login, outbox):
+    app = make_app(APPROVAL_ROLES="officer", APPROVAL_CATEGORIES="missing_person")
+    make_member(area="E05900001", email="ward@example.org")
+    officer_id = make_staff("officer", areas=["E05900001"])
+    officer = login(app.test_client(), staff=officer_id)
+    officer.post("/staff/messages/new", data=compose())
+    with app.app_context():
+        message_id = db.session.scalar(select(Message.id))
+    assert "Send for approval" in officer.get(f"/staff/messages/{message_id}/check"
+                                              ).get_data(as_text=True)
+    officer.post(f"/staff/messages/{message_id}/send")
+    with app.app_context():
+        assert db.session.get(Message, message_id).status == "awaiting_approval"
+        assert db.session.scalar(select(Delivery.id)) is None
+    assert len(outbox) == 0
+    # The author cannot approve their own message, even with the permission.
+    assert officer.post(f"/staff/messages/{message_id}/approve").status_code == 403
+    # A supervisor of another district cannot see it; one over the ward approves it.
+    elsewhere = login(app.test_client(), staff=make_staff("supervisor", areas=["E07900004"]))
+    assert elsewhere.post(f"/staff/messages/{message_id}/approve").status_code == 404
+    supervisor_id = make_staff("supervisor", areas=["E07900001"])
+    supervisor = login(app.test_client(), staff=supervisor_id)
+    page = supervisor.get(f"/staff/messages/{message_id}").get_data(as_text=True)
+    assert "Awaiting approval" in page and "It will reach 1 person." in page
+    supervisor.post(f"/staff/messages/{message_id}/approve")
+    assert [m["To"] for m in outbox.wait_for(1)] == ["ward@example.org"]
+    with app.app_context():
+        message = db.session.get(Message, message_id)
+        assert message.status == "sent" and message.approved_by_id == supervisor_id
+        assert message.sender_id == officer_id
+
+
+def test_approval_by_category_applies_to_any_role(make_app, county, make_staff, login):
+    app = make_app(APPROVAL_CATEGORIES="missing_person")
+    supervisor = login(app.test_client(), staff=make_staff("supervisor", areas=["E07900001"]))
+    supervisor.post("/staff/messages/new", data=compose(category="missing_person"))
+    supervisor.post("/staff/messages/new", data=compose(category="crime_alert"))
+    with app.app_context():
+        first, second = db.session.scalars(select(Message.id).order_by(Message.id)).all()
+    supervisor.post(f"/staff/messages/{first}/send")
+    supervisor.post(f"/staff/messages/{second}/send")
+    with app.app_context():
+        assert db.session.get(Message, first).status == "awaiting_approval"
+        assert db.session.get(Message, second).status == "sent"

@@ -356,3 +356,24 @@ def test_deliveries_of_a_worker_that_died_are_swept_and_sent_once(app, ready, ou
     assert app.test_cli_runner().invoke(args=["sweep-deliveries"]).output == \
         "put back 0 deliveries\n"
     assert len(outbox) == 2
+
+
+def test_residents_read_the_messages_they_were_sent_and_no_others(app, ready, login):
+    with app.app_context():
+        message, sender = draft(app, ready, areas=[WARD_A])
+        send(message, sender, at=NOON)
+        other, sender = draft(app, ready, areas=[WARD_B])
+        other.title = "Only for Ashendry South"
+        send(other, sender, at=NOON)
+        message, other = message.id, other.id
+    client = login(app.test_client(), member=ready["ward_a"])
+    page = client.get("/account/messages").get_data(as_text=True)
+    assert "Burglary on Mill Lane" in page and "Only for Ashendry South" not in page
+    page = client.get(f"/account/messages/{message}").get_data(as_text=True)
+    assert "Sheds broken into <strong>last night</strong>" in page
+    assert client.get(f"/account/messages/{other}").status_code == 404
+    welsh = login(app.test_client(), member=ready["ward_b_dog"])
+    with app.app_context():
+        db.session.get(Member, ready["ward_b_dog"]).language = "cy"
+        db.session.commit()
+    assert "Byrgleriaeth" in welsh.get(f"/account/messages/{other}").get_data(as_text=True)

@@ -56,6 +56,11 @@ REVIEWED: dict[tuple[str, str], str] = {
         "keeping a few formatting tags, <a href> and http(s)/mailto/tel links only "
         "(test_message_bodies_are_sanitised_before_they_are_marked_safe checks both)."
     ),
+    ("core/templates/account/message.html", "{{ html|safe }}"): (
+        "html is the received Message's body_html or body_html_cy, only ever set to "
+        "core.messaging.render_markdown(body), sanitised as for emails/alert.html (see the "
+        "test named there); tests/test_xss.py visits this page as the resident."
+    ),
     ("core/templates/messages/show.html", "{{ message.body_html|safe }}"): (
         "Message.body_html is only ever set to core.messaging.render_markdown(body), "
         "sanitised as for emails/alert.html (see the test named there); tests/test_xss.py "

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from flask import (
     Blueprint,
     Response,
+    abort,
     current_app,
     flash,
     redirect,
@@ -23,7 +25,7 @@ from wtforms import SelectMultipleField
 from wtforms.validators import InputRequired
 
 from core import sessions
-from core.access import member_required, public
+from core.access import log_denied, member_required, public
 from core.emails import (
     DOORSTEP_MAX_AGE,
     VERIFY_MAX_AGE,
@@ -53,7 +55,7 @@ from core.members import (
     personal_data,
     update_member,
 )
-from core.models import Member, MemberAccess, utcnow
+from core.models import Delivery, Member, MemberAccess, Message, utcnow
 from core.registry import Registry
 from core.security import check_password, hash_password, make_token, read_token, set_password
 from core.views.auth import change_password_page
@@ -333,3 +335,31 @@ def unsubscribe(token: str) -> str | tuple[str, int]:
         db.session.commit()
         return render_template("account/unsubscribed.html")
     return render_template("account/unsubscribe.html", token=token)
+
+
+def _received(member: Member) -> Any:
+    return select(Delivery.message_id).where(Delivery.member_id == member.id)
+
+
+@bp.get("/account/messages")
+@member_required
+def messages() -> str:
+    member = current_user._get_current_object()
+    received = db.session.scalars(
+        select(Message).where(Message.id.in_(_received(member)))
+        .order_by(Message.sent_at.desc()).limit(100)
+    ).all()
+    return render_template("account/messages.html", messages=received, member=member)
+
+
+@bp.get("/account/messages/<int:message_id>")
+@member_required
+def message(message_id: int) -> str:
+    member = current_user._get_current_object()
+    found = db.session.scalar(
+        select(Message).where(Message.id == message_id, Message.id.in_(_received(member)))
+    )
+    if found is None:
+        log_denied("message not sent to this member or not found")
+        abort(404)
+    return render_template("account/message.html", message=found, member=member)

@@ -14,7 +14,7 @@ from werkzeug.wrappers import Response
 from wtforms.fields.core import UnboundField
 from wtforms.validators import InputRequired, Length, Optional
 
-from core.access import staff_required
+from core.access import has_permission, staff_required
 from core.extensions import db
 from core.forms import (
     GovCheckboxesInput,
@@ -25,8 +25,16 @@ from core.forms import (
     GovTextInput,
     with_govuk_widget,
 )
-from core.messaging import Target, TargetError, create_message, preview, send, sms_segments
-from core.models import MESSAGE_CATEGORIES, Delivery, Message, Staff
+from core.messaging import (
+    Target,
+    TargetError,
+    create_message,
+    needs_approval,
+    preview,
+    send,
+    sms_segments,
+)
+from core.models import MESSAGE_CATEGORIES, Delivery, Message, Staff, utcnow
 from core.plugins import MessageVetoed
 from core.registry import Registry
 from core.scoping import get_scoped_message, message_scope
@@ -213,7 +221,19 @@ def check(message_id: int) -> str | Response:
         return redirect(url_for("messages.show", message_id=message.id))
     counts = preview(message, staff)
     return render_template("messages/check.html", message=message, counts=counts,
-                           categories=CATEGORY_LABELS, form=FlaskForm())
+                           categories=CATEGORY_LABELS, form=FlaskForm(),
+                           needs_approval=needs_approval(message, staff))
+
+
+def _send(message: Message, sender: Staff) -> Response | None:
+    try:
+        reached = send(message, sender)
+    except MessageVetoed as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+        return redirect(url_for("messages.check", message_id=message.id))
+    flash(_("Sent to %(num)d people", num=reached), "success")
+    return None
 
 
 @bp.post("/<int:message_id>/send")
@@ -225,14 +245,33 @@ def send_now(message_id: int) -> Response:
     if form.validate_on_submit() and message.status == "draft":
         if message.sender_id != staff.id:
             flash(_("Only the author can send this draft"), "error")
+        elif needs_approval(message, staff):
+            message.status = "awaiting_approval"
+            db.session.commit()
+            flash(_("Sent for approval: nothing goes out until a supervisor approves it"),
+                  "success")
+        elif refused := _send(message, staff):
+            return refused
+    return redirect(url_for("messages.show", message_id=message.id))
+
+
+@bp.post("/<int:message_id>/approve")
+@staff_required("core.messages.approve")
+def approve(message_id: int) -> Response:
+    staff: Staff = g.staff
+    message = get_scoped_message(staff, message_id)
+    form = FlaskForm()
+    if form.validate_on_submit() and message.status == "awaiting_approval":
+        if message.sender_id == staff.id:
+            flash(_("A message must be approved by someone other than its author"), "error")
+        elif message.sender is None:
+            flash(_("The author's account no longer exists"), "error")
         else:
-            try:
-                reached = send(message, staff)
-            except MessageVetoed as exc:
-                db.session.rollback()
-                flash(str(exc), "error")
-                return redirect(url_for("messages.check", message_id=message.id))
-            flash(_("Sent to %(num)d people", num=reached), "success")
+            message.approved_by_id = staff.id
+            message.approved_at = utcnow()
+            message.status = "draft"  # send() takes it from draft to sending
+            if refused := _send(message, message.sender):
+                return refused
     return redirect(url_for("messages.show", message_id=message.id))
 
 
@@ -247,5 +286,9 @@ def show(message_id: int) -> str:
         .group_by(Delivery.channel, Delivery.state)
         .order_by(Delivery.channel, Delivery.state)
     ).all()
+    can_approve = (message.status == "awaiting_approval" and message.sender_id != staff.id
+                   and has_permission(staff, "core.messages.approve"))
+    counts = preview(message, message.sender) if can_approve and message.sender else None
     return render_template("messages/show.html", message=message, by_state=by_state,
-                           categories=CATEGORY_LABELS)
+                           categories=CATEGORY_LABELS, can_approve=can_approve,
+                           counts=counts, form=FlaskForm())
