@@ -174,6 +174,15 @@ def sweep_command(stuck_after: int | None) -> None:
     click.echo(f"put back {sweep(stuck_after)} deliveries")
 
 
+@click.command("send-digests")
+@with_appcontext
+def digests_command() -> None:
+    """Send the daily digest of held-back messages; run once a day."""
+    from core.delivery import send_digests
+
+    click.echo(f"sent {send_digests()} digests")
+
+
 @click.command("upgrade")
 @click.argument("revision", required=False)
 @click.option("--sql", is_flag=True, help="Print the SQL instead of running it.")
@@ -213,6 +222,7 @@ CORE_COMMANDS = [
     demo_command,
     worker_command,
     sweep_command,
+    digests_command,
 ]
 
 

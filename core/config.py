@@ -57,6 +57,8 @@ DEFAULTS: dict[str, Any] = {
     #: (a supervisor or force administrator) to approve them. Comma-separated.
     "APPROVAL_ROLES": "",
     "APPROVAL_CATEGORIES": "",
+    #: Non-urgent messages a member gets in a day; the rest wait for the daily digest.
+    "DAILY_MESSAGE_CAP": 3,
     #: Deliveries per background job.
     "DELIVERY_BATCH_SIZE": 500,
     #: A delivery claimed (or queued) this long ago without an outcome is swept back.

@@ -16,6 +16,7 @@ from typing import Any
 
 from flask import current_app, render_template
 from flask_babel import force_locale
+from flask_babel import gettext as _
 from flask_mail import Message as MailMessage
 from sqlalchemy import select, update
 
@@ -210,3 +211,80 @@ def sweep(stuck_after_seconds: int | None = None) -> int:
     for message_id in waiting:
         enqueue_deliveries(message_id)
     return put_back or 0
+
+
+DIGEST_BATCH = 500
+
+
+def send_digests() -> int:
+    """Send each member one email gathering the messages held back for their digest, and
+    settle those deliveries (email ones sent, others suppressed). Returns how many
+    digests were sent. Run daily (``commonwatch send-digests``)."""
+    sent = 0
+    while True:
+        member_ids = list(db.session.scalars(
+            select(Delivery.member_id).where(Delivery.state == "digest")
+            .group_by(Delivery.member_id).order_by(Delivery.member_id).limit(DIGEST_BATCH)
+        ))
+        if not member_ids:
+            return sent
+        rows = db.session.execute(
+            select(Delivery.id, Delivery.member_id, Delivery.channel, Message)
+            .join(Message, Message.id == Delivery.message_id)
+            .where(Delivery.state == "digest", Delivery.member_id.in_(member_ids))
+            .order_by(Delivery.member_id, Message.sent_at)
+        ).all()
+        members = {m.id: m for m in db.session.scalars(
+            select(Member).where(Member.id.in_(member_ids)))}
+        by_member: dict[int, list[Message]] = defaultdict(list)
+        for _id, member_id, channel, message in rows:
+            if channel == "email" and message not in by_member[member_id]:
+                by_member[member_id].append(message)
+        items = []
+        for member_id, messages in by_member.items():
+            member = members[member_id]
+            if not member.email_verified_at or member.opted_out_at:
+                continue
+            with force_locale(member.language):
+                text = render_template("emails/digest.txt", messages=messages,
+                                       welsh=member.language == "cy")
+                subject = _("Your daily alerts digest")
+            items.append(Outgoing(
+                delivery_id=0, member_id=member_id, address=member.email,
+                language=member.language, subject=subject, text=text, html="",
+                unsubscribe_url=unsubscribe_url(member_id),
+            ))
+        if items:
+            send_digest_emails(items)
+            sent += len(items)
+        ids_by_state: dict[str, list[int]] = defaultdict(list)
+        for delivery_id, member_id, channel, _message in rows:
+            delivered = channel == "email" and any(i.member_id == member_id for i in items)
+            ids_by_state["sent" if delivered else "suppressed"].append(delivery_id)
+        now = utcnow()
+        for state, ids in ids_by_state.items():
+            db.session.execute(update(Delivery).where(Delivery.id.in_(ids))
+                               .values(state=state, sent_at=now if state == "sent" else None))
+        db.session.commit()
+
+
+def send_digest_emails(items: list[Outgoing]) -> None:
+    """Email digests over one SMTP connection (or save them, with no mail server)."""
+    from core.emails import _save
+
+    mails = []
+    for item in items:
+        mail_message = MailMessage(subject=item.subject, recipients=[item.address],
+                                   body=item.text + "\n\n" + item.unsubscribe_url)
+        mail_message.extra_headers = {
+            "List-Unsubscribe": f"<{item.unsubscribe_url}>",
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        }
+        mails.append(mail_message)
+    if not current_app.config.get("MAIL_SERVER"):
+        for mail_message in mails:
+            _save(mail_message)
+        return
+    with mail.connect() as connection:
+        for mail_message in mails:
+            connection.send(mail_message)

@@ -486,6 +486,11 @@ PRIORITY_LABELS = [
 
 
 class PreferencesForm(FlaskForm):
+    digest_only = BooleanField(
+        _l("Send me non-urgent messages once a day, in one email"),
+        description=_l("Urgent messages still come straight away"),
+        widget=GovCheckboxInput(),
+    )
     min_priority = RadioField(
         _l("Which messages do you want?"),
         choices=PRIORITY_LABELS,

@@ -28,6 +28,7 @@ from sqlalchemy import (
     ColumnElement,
     Select,
     and_,
+    case,
     func,
     insert,
     literal,
@@ -225,6 +226,26 @@ def _channel_usable(at: datetime | None) -> ColumnElement[bool]:
     return and_(allowed_now, has_contact)
 
 
+def _day_start(at: datetime | None) -> datetime:
+    local = (at or utcnow()).astimezone(UK)
+    return local.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def _state_for(message: Message, at: datetime | None) -> ColumnElement[str]:
+    """SQL: "queued", or "digest" for a non-urgent message to a member who chose the
+    digest or already had their daily number of messages (the fatigue guard)."""
+    if message.priority <= 1:
+        return literal("queued")  # urgent messages bypass the cap and the digest
+    today = (
+        select(func.count(func.distinct(Delivery.message_id)))
+        .where(Delivery.member_id == Member.id, Delivery.queued_at >= _day_start(at),
+               Delivery.message_id != message.id)
+        .scalar_subquery()
+    )
+    over = or_(Member.digest_only, today >= current_app.config["DAILY_MESSAGE_CAP"])
+    return case((over, literal("digest")), else_=literal("queued"))
+
+
 def _deliveries_select(message: Message, who: ColumnElement[bool], at: datetime | None
                        ) -> Select[Any]:
     return (
@@ -232,7 +253,7 @@ def _deliveries_select(message: Message, who: ColumnElement[bool], at: datetime 
             literal(message.id).label("message_id"),
             Member.id.label("member_id"),
             MemberChannel.channel,
-            literal("queued").label("state"),
+            _state_for(message, at).label("state"),
             literal(at or utcnow(), UTCDateTime).label("queued_at"),
             literal(0).label("attempts"),
         )

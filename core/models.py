@@ -23,6 +23,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.sql.expression import false
 
 from core.extensions import db
 
@@ -130,6 +131,9 @@ class Member(UserMixin, db.Model):
     language: Mapped[str] = mapped_column(String(2), default="en")
     #: Lowest priority the member wants: 1 urgent ... 5 low. 5 means everything.
     min_priority: Mapped[int] = mapped_column(Integer, default=5)
+    #: Non-urgent messages only in the daily digest.
+    digest_only: Mapped[bool] = mapped_column(Boolean, default=False,
+                                              server_default=false())
     #: Optional demographics the member gave; keys in docs/members-and-staff.md.
     demographics: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     privacy_notice_version: Mapped[str] = mapped_column(String(20))
@@ -366,6 +370,7 @@ MESSAGE_CATEGORIES = (
 
 #: Delivery states, in the order a delivery normally passes through them.
 DELIVERY_STATES = (
+    "digest",
     "queued",
     "sending",
     "sent",

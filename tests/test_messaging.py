@@ -377,3 +377,42 @@ def test_residents_read_the_messages_they_were_sent_and_no_others(app, ready, lo
         db.session.get(Member, ready["ward_b_dog"]).language = "cy"
         db.session.commit()
     assert "Byrgleriaeth" in welsh.get(f"/account/messages/{other}").get_data(as_text=True)
+
+
+def test_the_daily_cap_moves_messages_to_the_digest_and_urgent_ones_bypass_it(
+        make_app, county, make_member, make_staff, outbox):
+    app = make_app(DAILY_MESSAGE_CAP=2)
+    busy = make_member(area=WARD_A, email="busy@example.org")
+    prefers_digest = make_member(area=WARD_A, email="digest@example.org")
+    with app.app_context():
+        db.session.get(Member, prefers_digest).digest_only = True
+        db.session.commit()
+        town = {"supervisor": make_staff("supervisor", areas=["E07900001"])}
+        titles = []
+        for n, priority in enumerate([3, 3, 3, 4, 1]):
+            message, sender = draft(app, town, areas=[WARD_A])
+            message.title, message.priority = f"Alert {n}", priority
+            message.plain_text = f"Text of alert {n}"
+            db.session.commit()
+            send(message, sender, at=NOON)
+            titles.append(message.title)
+        states = {(member, title): state for member, title, state in db.session.execute(
+            select(Delivery.member_id, Message.title, Delivery.state)
+            .join(Message, Message.id == Delivery.message_id))}
+    # The busy member gets two a day; the rest wait; the urgent one comes at once.
+    assert [states[(busy, t)] for t in titles] == ["sent", "sent", "digest", "digest", "sent"]
+    # Digest-only members get only urgent messages straight away.
+    assert [states[(prefers_digest, t)] for t in titles] == ["digest"] * 4 + ["sent"]
+    assert sorted(m["Subject"].split(" – ")[0] for m in outbox.wait_for(4)) == [
+        "Alert 0", "Alert 1", "Alert 4", "Alert 4"]
+
+    result = app.test_cli_runner().invoke(args=["send-digests"])
+    assert result.output == "sent 2 digests\n"
+    digests = {m["To"]: m for m in outbox.wait_for(6) if "digest" in m["Subject"]}
+    assert set(digests) == {"busy@example.org", "digest@example.org"}
+    body = digests["digest@example.org"].get_body(("plain",)).get_content()
+    assert all(f"Text of alert {n}" in body for n in range(4)) and "alert 4" not in body
+    assert digests["busy@example.org"]["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    with app.app_context():
+        assert set(db.session.scalars(select(Delivery.state))) == {"sent"}
+    assert app.test_cli_runner().invoke(args=["send-digests"]).output == "sent 0 digests\n"

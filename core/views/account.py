@@ -193,12 +193,14 @@ def preferences() -> str | BaseResponse:
     form = _preferences_form(member)
     if not form.is_submitted():
         form.min_priority.data = str(member.min_priority)
+        form.digest_only.data = member.digest_only
         for channel in member.channels:
             form[f"when_{channel.channel}"].data = [
                 w for w, on in (("day", channel.by_day), ("night", channel.by_night)) if on
             ]
     if form.validate_on_submit():
         member.min_priority = int(form.min_priority.data)
+        member.digest_only = bool(form.digest_only.data)
         for channel in member.channels:
             chosen = set(form[f"when_{channel.channel}"].data)
             channel.by_day, channel.by_night = "day" in chosen, "night" in chosen
