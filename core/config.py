@@ -57,6 +57,10 @@ DEFAULTS: dict[str, Any] = {
     #: (a supervisor or force administrator) to approve them. Comma-separated.
     "APPROVAL_ROLES": "",
     "APPROVAL_CATEGORIES": "",
+    #: SMS and voice wait (UK time) from QUIET_HOURS_START until QUIET_HOURS_END, except
+    #: urgent messages.
+    "QUIET_HOURS_START": 21,
+    "QUIET_HOURS_END": 8,
     #: Non-urgent messages a member gets in a day; the rest wait for the daily digest.
     "DAILY_MESSAGE_CAP": 3,
     #: Deliveries per background job.

@@ -18,7 +18,7 @@ from flask import current_app, render_template
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_mail import Message as MailMessage
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 
 from core.extensions import db, mail
 from core.models import Delivery, DevOutbox, Member, Message, Staff, utcnow
@@ -27,12 +27,14 @@ from core.registry import Channel, Outgoing
 
 
 def claim(message_id: int, first_id: int, last_id: int) -> list[int]:
-    """Mark the queued deliveries of a range as sending; the ids this call won."""
+    """Mark the queued, due deliveries of a range as sending; the ids this call won."""
+    from core.messaging import is_due
+
     now = utcnow()
     ids = list(db.session.scalars(
         update(Delivery)
         .where(Delivery.message_id == message_id, Delivery.id.between(first_id, last_id),
-               Delivery.state == "queued")
+               Delivery.state == "queued", is_due())
         .values(state="sending", claimed_at=now, attempts=Delivery.attempts + 1)
         .returning(Delivery.id)
     ))
@@ -202,9 +204,14 @@ def sweep(stuck_after_seconds: int | None = None) -> int:
         .values(state="queued")
     ).rowcount
     db.session.commit()
+    from core.messaging import is_due, send_due_messages
+
+    send_due_messages()
+    # Jobs lost with Redis, and deliveries held back for quiet hours that are now due.
     waiting = db.session.scalars(
         select(Delivery.message_id)
-        .where(Delivery.state == "queued", Delivery.queued_at < cutoff)
+        .where(Delivery.state == "queued", is_due(),
+               or_(Delivery.queued_at < cutoff, Delivery.not_before.is_not(None)))
         .distinct()
     ).all()
     # Deliveries put back just now were queued long ago, so they are covered too.

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -246,6 +246,30 @@ def _state_for(message: Message, at: datetime | None) -> ColumnElement[str]:
     return case((over, literal("digest")), else_=literal("queued"))
 
 
+def quiet_until(at: datetime | None = None) -> datetime | None:
+    """When quiet hours end, if ``at`` (default now) falls in them; otherwise None."""
+    now = at or utcnow()
+    local = now.astimezone(UK)
+    start, end = current_app.config["QUIET_HOURS_START"], current_app.config["QUIET_HOURS_END"]
+    quiet = (local.hour >= start or local.hour < end) if start > end else start <= local.hour < end
+    if not quiet:
+        return None
+    ends = local.replace(hour=end, minute=0, second=0, microsecond=0)
+    if ends <= local:
+        ends += timedelta(days=1)
+    return ends.astimezone(UTC)
+
+
+def _not_before(message: Message, at: datetime | None) -> ColumnElement[Any]:
+    """SQL: when a delivery may go — later for SMS and voice in quiet hours (urgent
+    messages excepted), otherwise at once (NULL)."""
+    until = quiet_until(at)
+    if until is None or message.priority <= 1:
+        return literal(None, UTCDateTime)
+    return case((MemberChannel.channel.in_(("sms", "voice")), literal(until, UTCDateTime)),
+                else_=literal(None, UTCDateTime))
+
+
 def _deliveries_select(message: Message, who: ColumnElement[bool], at: datetime | None
                        ) -> Select[Any]:
     return (
@@ -255,6 +279,7 @@ def _deliveries_select(message: Message, who: ColumnElement[bool], at: datetime 
             MemberChannel.channel,
             _state_for(message, at).label("state"),
             literal(at or utcnow(), UTCDateTime).label("queued_at"),
+            _not_before(message, at).label("not_before"),
             literal(0).label("attempts"),
         )
         .select_from(Member)
@@ -355,7 +380,8 @@ def send(message: Message, sender: Staff, at: datetime | None = None) -> int:
     plugins.call("commonwatch_message_before_send", message=message)
     resolved = resolve(Target.from_json(message.target), sender, message.priority)
     message.target_description = resolved.description
-    columns = ["message_id", "member_id", "channel", "state", "queued_at", "attempts"]
+    columns = ["message_id", "member_id", "channel", "state", "queued_at", "not_before",
+               "attempts"]
     db.session.execute(
         insert(Delivery).from_select(columns, _deliveries_select(message, resolved.clause, at))
     )
@@ -366,12 +392,20 @@ def send(message: Message, sender: Staff, at: datetime | None = None) -> int:
     message.status = "sending"
     message.sent_at = at or utcnow()
     db.session.commit()
-    if enqueue_deliveries(message.id) == 0:
+    held = db.session.scalar(
+        select(Delivery.id).where(Delivery.message_id == message.id,
+                                  Delivery.state == "queued").limit(1))
+    if enqueue_deliveries(message.id) == 0 and held is None:
         message.status = "sent"  # nobody to reach: nothing will ever finish it
         db.session.commit()
     plugins.call("commonwatch_message_sent", message=message,
                  recipient_count=message.recipient_count)
     return message.recipient_count
+
+
+def is_due(at: datetime | None = None) -> ColumnElement[bool]:
+    """SQL: the delivery is not held back (or no longer)."""
+    return or_(Delivery.not_before.is_(None), Delivery.not_before <= (at or utcnow()))
 
 
 def delivery_batches(message_id: int, size: int) -> list[tuple[int, int]]:
@@ -382,7 +416,7 @@ def delivery_batches(message_id: int, size: int) -> list[tuple[int, int]]:
             Delivery.id,
             ((func.row_number().over(order_by=Delivery.id) - 1) // size).label("batch"),
         )
-        .where(Delivery.message_id == message_id, Delivery.state == "queued")
+        .where(Delivery.message_id == message_id, Delivery.state == "queued", is_due())
         .subquery()
     )
     return [
@@ -402,3 +436,38 @@ def enqueue_deliveries(message_id: int) -> int:
     batches = delivery_batches(message_id, current_app.config["DELIVERY_BATCH_SIZE"])
     enqueue_many(deliver_batch, [(message_id, first, last) for first, last in batches])
     return len(batches)
+
+
+def schedule(message: Message, when: datetime) -> None:
+    """Hold ``message`` until ``when`` (committed). With Redis, RQ's scheduler sends it
+    on time; without, ``commonwatch sweep-deliveries`` sends it once due."""
+    message.status = "scheduled"
+    message.scheduled_for = when
+    db.session.commit()
+    if current_app.config.get("REDIS_URL"):
+        from rq import Queue
+
+        from core.jobs import redis_connection
+
+        Queue("default", connection=redis_connection()).enqueue_at(
+            when, send_scheduled, message.id)
+
+
+def send_scheduled(message_id: int) -> bool:
+    """Send a scheduled message if it is still scheduled and due; whether it was sent."""
+    message = db.session.get(Message, message_id)
+    if (message is None or message.status != "scheduled" or message.sender is None
+            or message.scheduled_for > utcnow()):
+        return False
+    message.status = "draft"
+    send(message, message.sender)
+    return True
+
+
+def send_due_messages() -> int:
+    """Send every scheduled message whose time has come; how many were sent."""
+    due = db.session.scalars(
+        select(Message.id).where(Message.status == "scheduled",
+                                 Message.scheduled_for <= utcnow())
+    ).all()
+    return sum(send_scheduled(message_id) for message_id in due)

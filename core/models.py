@@ -403,7 +403,7 @@ class Message(db.Model):
     category: Mapped[str] = mapped_column(String(32))
     #: 1 urgent ... 5 low.
     priority: Mapped[int] = mapped_column(Integer, default=3)
-    #: "draft", "awaiting_approval", "sending" or "sent".
+    #: "draft", "awaiting_approval", "scheduled", "sending" or "sent".
     status: Mapped[str] = mapped_column(String(20), default="draft", index=True)
     #: The second person who approved it, where the force requires approval.
     approved_by_id: Mapped[int | None] = mapped_column(
@@ -414,6 +414,8 @@ class Message(db.Model):
     #: The target in words, for the preview, the audit trail and the sender.
     target_description: Mapped[str] = mapped_column(Text, default="")
     recipient_count: Mapped[int | None] = mapped_column(Integer)
+    #: When a scheduled message is due to go out.
+    scheduled_for: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
@@ -439,6 +441,8 @@ class Delivery(db.Model):
     channel: Mapped[str] = mapped_column(String(16))
     state: Mapped[str] = mapped_column(String(20), default="queued")
     queued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: Held back until then (SMS and voice in quiet hours); None: send at once.
+    not_before: Mapped[datetime | None] = mapped_column(UTCDateTime)
     #: When a worker claimed it, and when the provider accepted it.
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -119,3 +119,26 @@ def test_approval_by_category_applies_to_any_role(make_app, county, make_staff, 
     with app.app_context():
         assert db.session.get(Message, first).status == "awaiting_approval"
         assert db.session.get(Message, second).status == "sent"
+
+
+def test_an_officer_schedules_a_message_for_later(app, county, make_member, make_staff,
+                                                  login, outbox):
+    make_member(area="E05900001", email="later@example.org")
+    client = login(app.test_client(), staff=make_staff("officer", areas=["E05900001"]))
+    page = client.post("/staff/messages/new", data=compose(send_at="tomorrow")
+                       ).get_data(as_text=True)
+    assert "Enter a date and time like 2026-12-24 18:30" in page
+    page = client.post("/staff/messages/new", data=compose(send_at="2020-01-01 10:00")
+                       ).get_data(as_text=True)
+    assert "The time to send must be in the future" in page
+    client.post("/staff/messages/new", data=compose(send_at="2099-12-24 18:30"))
+    with app.app_context():
+        message_id = db.session.scalar(select(Message.id))
+    client.post(f"/staff/messages/{message_id}/send")
+    page = client.get(f"/staff/messages/{message_id}").get_data(as_text=True)
+    assert "Scheduled" in page and "24 Dec 2099, 18:30" in page
+    assert len(outbox) == 0
+    with app.app_context():
+        message = db.session.get(Message, message_id)
+        assert message.status == "scheduled"
+        assert message.scheduled_for.isoformat() == "2099-12-24T18:30:00+00:00"

@@ -416,3 +416,62 @@ def test_the_daily_cap_moves_messages_to_the_digest_and_urgent_ones_bypass_it(
     with app.app_context():
         assert set(db.session.scalars(select(Delivery.state))) == {"sent"}
     assert app.test_cli_runner().invoke(args=["send-digests"]).output == "sent 0 digests\n"
+
+
+def test_quiet_hours_hold_sms_until_morning_and_the_sweeper_sends_it(app, ready, outbox):
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    with app.app_context():
+        message, sender = draft(app, ready, areas=[WARD_A])
+        send(message, sender, at=MIDNIGHT)  # 23:30 UK time
+        message_id = message.id
+        rows = {(c, s): nb for c, s, nb in db.session.execute(
+            select(Delivery.channel, Delivery.state, Delivery.not_before))}
+        assert ("email", "sent") in rows  # email goes now
+        held = rows[("sms", "queued")]
+        assert held == datetime(2026, 11, 22, 8, 0, tzinfo=UTC)  # deferred, not dropped
+        assert db.session.get(Message, message_id).status == "sending"
+        # Before the morning the sweeper leaves it; once due, it goes, once.
+        assert app.test_cli_runner().invoke(args=["sweep-deliveries"]).exit_code == 0
+        assert db.session.scalar(select(func.count()).select_from(DevOutbox)) == 0
+        db.session.execute(update(Delivery).where(Delivery.channel == "sms")
+                           .values(not_before=utcnow() - timedelta(minutes=1)))
+        db.session.commit()
+    app.test_cli_runner().invoke(args=["sweep-deliveries"])
+    app.test_cli_runner().invoke(args=["sweep-deliveries"])
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(DevOutbox)) == 1
+        assert db.session.get(Message, message_id).status == "sent"
+
+
+def test_urgent_messages_are_not_held_by_quiet_hours(app, ready):
+    with app.app_context():
+        message, sender = draft(app, ready, areas=[WARD_A])
+        message.priority = 1
+        db.session.commit()
+        send(message, sender, at=MIDNIGHT)
+        assert set(db.session.scalars(select(Delivery.state))) == {"sent"}
+
+
+def test_a_scheduled_message_goes_out_when_due_and_only_then(app, ready, outbox):
+    from datetime import timedelta
+
+    from core.messaging import schedule
+
+    with app.app_context():
+        message, sender = draft(app, ready, areas=[WARD_A])
+        schedule(message, utcnow() + timedelta(hours=2))
+        message_id = message.id
+    app.test_cli_runner().invoke(args=["sweep-deliveries"])
+    assert len(outbox) == 0
+    with app.app_context():
+        assert db.session.get(Message, message_id).status == "scheduled"
+        db.session.get(Message, message_id).scheduled_for = utcnow() - timedelta(minutes=1)
+        db.session.commit()
+    app.test_cli_runner().invoke(args=["sweep-deliveries"])
+    app.test_cli_runner().invoke(args=["sweep-deliveries"])
+    assert len(outbox.wait_for(2)) == 2
+    with app.app_context():
+        assert db.session.get(Message, message_id).status == "sent"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import wtforms
@@ -26,11 +27,13 @@ from core.forms import (
     with_govuk_widget,
 )
 from core.messaging import (
+    UK,
     Target,
     TargetError,
     create_message,
     needs_approval,
     preview,
+    schedule,
     send,
     sms_segments,
 )
@@ -94,7 +97,21 @@ class MessageForm(FlaskForm):
     watch_types = wtforms.SelectMultipleField(
         _l("Watch types"), choices=[], widget=GovCheckboxesInput(),
         description=_l("Leave all unticked to reach everyone in the areas"))
+    send_at = wtforms.StringField(
+        _l("Send later (optional)"), [Optional()], widget=GovTextInput(),
+        description=_l("UK time, for example 2026-12-24 18:30. Leave empty to send when "
+                       "you press Send."))
     submit = wtforms.SubmitField(_l("Check who it reaches"), widget=GovSubmitInput())
+
+    def validate_send_at(self, field: wtforms.Field) -> None:
+        try:
+            when = datetime.strptime(field.data.strip().replace("T", " "), "%Y-%m-%d %H:%M")
+        except ValueError:
+            raise wtforms.ValidationError(
+                _l("Enter a date and time like 2026-12-24 18:30")) from None
+        field.scheduled_for = when.replace(tzinfo=UK).astimezone(UTC)
+        if field.scheduled_for <= utcnow():
+            raise wtforms.ValidationError(_l("The time to send must be in the future"))
 
     #: form field name -> qualified rule name
     rule_fields: dict[str, str] = {}
@@ -105,7 +122,10 @@ class MessageForm(FlaskForm):
         for name, field in self._fields.items():
             if name in self.rule_fields and not field.form.mode.data:
                 continue
-            extra = (extra_validators or {}).get(name, ())
+            extra = list((extra_validators or {}).get(name, ()))
+            inline = getattr(self.__class__, f"validate_{name}", None)
+            if inline is not None:
+                extra.append(inline)
             ok = field.validate(self, extra) and ok
         if bool(self.title_cy.data) != bool(self.body_cy.data):
             self.body_cy.errors = [*self.body_cy.errors,
@@ -196,6 +216,7 @@ def new() -> str | Response:
             title_cy=form.title_cy.data or None, body_cy=form.body_cy.data or None,
             plain_text_cy=form.plain_text_cy.data or None, category=form.category.data,
             priority=int(form.priority.data), target=target.to_json(),
+            scheduled_for=getattr(form.send_at, "scheduled_for", None),
         )
         db.session.add(message)
         db.session.flush()
@@ -245,6 +266,10 @@ def send_now(message_id: int) -> Response:
     if form.validate_on_submit() and message.status == "draft":
         if message.sender_id != staff.id:
             flash(_("Only the author can send this draft"), "error")
+        elif message.scheduled_for and message.scheduled_for > utcnow() \
+                and not needs_approval(message, staff):
+            schedule(message, message.scheduled_for)
+            flash(_("Scheduled: it goes out at the time you chose"), "success")
         elif needs_approval(message, staff):
             message.status = "awaiting_approval"
             db.session.commit()
@@ -270,7 +295,10 @@ def approve(message_id: int) -> Response:
             message.approved_by_id = staff.id
             message.approved_at = utcnow()
             message.status = "draft"  # send() takes it from draft to sending
-            if refused := _send(message, message.sender):
+            if message.scheduled_for and message.scheduled_for > utcnow():
+                schedule(message, message.scheduled_for)
+                flash(_("Scheduled: it goes out at the time you chose"), "success")
+            elif refused := _send(message, message.sender):
                 return refused
     return redirect(url_for("messages.show", message_id=message.id))
 
