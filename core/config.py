@@ -44,7 +44,7 @@ DEFAULTS: dict[str, Any] = {
     "MAIL_DEFAULT_SENDER": "Commonwatch <no-reply@localhost>",
     #: Sign-in attempts allowed per account, from any address, in the window.
     "SIGN_IN_LIMIT": "10 per 5 minutes",
-    "RQ_QUEUES": "default",
+    "RQ_QUEUES": "urgent,default",
     #: Members' "by day" channels are used from DAY_STARTS_HOUR to DAY_ENDS_HOUR, UK time.
     "DAY_STARTS_HOUR": 8,
     "DAY_ENDS_HOUR": 20,

@@ -434,7 +434,11 @@ def enqueue_deliveries(message_id: int) -> int:
     from core.jobs import enqueue_many
 
     batches = delivery_batches(message_id, current_app.config["DELIVERY_BATCH_SIZE"])
-    enqueue_many(deliver_batch, [(message_id, first, last) for first, last in batches])
+    # Urgent messages have a queue of their own, which workers serve first, so a
+    # county-wide backlog never delays them.
+    priority = db.session.scalar(select(Message.priority).where(Message.id == message_id))
+    enqueue_many(deliver_batch, [(message_id, first, last) for first, last in batches],
+                 queue="urgent" if priority == 1 else "default")
     return len(batches)
 
 

@@ -475,3 +475,33 @@ def test_a_scheduled_message_goes_out_when_due_and_only_then(app, ready, outbox)
     assert len(outbox.wait_for(2)) == 2
     with app.app_context():
         assert db.session.get(Message, message_id).status == "sent"
+
+
+@pytest.mark.redis
+def test_urgent_messages_have_their_own_queue_served_first(make_app, redis_url, county,
+                                                            make_member, make_staff, outbox):
+    from rq import Queue
+
+    from core.jobs import queue_names, redis_connection
+
+    app = make_app(REDIS_URL=redis_url)
+    assert queue_names(app) == ["urgent", "default"]
+    connection = redis_connection(app)
+    for name in ("urgent", "default"):
+        Queue(name, connection=connection).empty()
+    make_member(area=WARD_A, email="urgent-reader@example.org")
+    with app.app_context():
+        town = {"supervisor": make_staff("supervisor", areas=["E07900001"])}
+        routine, sender = draft(app, town, areas=[WARD_A])
+        routine.priority = 3
+        send(routine, sender, at=NOON)
+        urgent, sender = draft(app, town, areas=[WARD_A])
+        urgent.priority, urgent.title = 1, "Missing child"
+        send(urgent, sender, at=NOON)
+    assert Queue("urgent", connection=connection).count == 1
+    assert Queue("default", connection=connection).count == 1
+    from core.jobs import run_worker
+
+    run_worker(app, queue_names(app), burst=True)
+    first, second = outbox.wait_for(2)
+    assert first["Subject"].startswith("Missing child")  # served first though sent second
