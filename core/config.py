@@ -65,6 +65,11 @@ DEFAULTS: dict[str, Any] = {
     "DAILY_MESSAGE_CAP": 3,
     #: Deliveries per background job.
     "DELIVERY_BATCH_SIZE": 500,
+    #: A temporary failure is retried after 60 s, 120 s, 240 s ... up to this many tries.
+    "DELIVERY_RETRY_SECONDS": 60,
+    "DELIVERY_MAX_ATTEMPTS": 5,
+    #: Permanent failures after which an email address or phone number is "not working".
+    "CONTACT_FAILURES_TO_INVALID": 2,
     #: A delivery claimed (or queued) this long ago without an outcome is swept back.
     "DELIVERY_STUCK_SECONDS": 300,
     #: How long RQ keeps a finished job's result, and a failed job (for inspection).

@@ -11,17 +11,17 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app, render_template
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_mail import Message as MailMessage
-from sqlalchemy import or_, select, update
+from sqlalchemy import case, func, literal, or_, select, update
 
 from core.extensions import db, mail
-from core.models import Delivery, DevOutbox, Member, Message, Staff, utcnow
+from core.models import Delivery, DevOutbox, Member, Message, Staff, UTCDateTime, utcnow
 from core.plugins import hookimpl
 from core.registry import Channel, Outgoing
 
@@ -34,7 +34,7 @@ def claim(message_id: int, first_id: int, last_id: int) -> list[int]:
     ids = list(db.session.scalars(
         update(Delivery)
         .where(Delivery.message_id == message_id, Delivery.id.between(first_id, last_id),
-               Delivery.state == "queued", is_due())
+               Delivery.state.in_(RETRYABLE), is_due())
         .values(state="sending", claimed_at=now, attempts=Delivery.attempts + 1)
         .returning(Delivery.id)
     ))
@@ -90,6 +90,60 @@ def unsubscribe_url(member_id: int) -> str:
     return url(member_id)
 
 
+#: States a worker may claim (a temporary failure once its retry time has come).
+RETRYABLE = ("queued", "temporary-failure")
+
+
+def _record_failures(failures: dict[int, tuple[str, str]], now: datetime) -> None:
+    """Write failures back per batch: a temporary one is retried later with exponential
+    backoff until the attempts run out; permanent ones may mark the contact not working."""
+    config = current_app.config
+    by_outcome: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for delivery_id, outcome in failures.items():
+        by_outcome[outcome].append(delivery_id)
+    for (state, reason), batch in by_outcome.items():
+        values: dict[str, Any] = {"state": state, "error": reason[:255]}
+        if state == "temporary-failure":
+            # not_before = now + base * 2^(attempts - 1), computed by the database.
+            backoff = config["DELIVERY_RETRY_SECONDS"] * func.power(2, Delivery.attempts - 1)
+            last = Delivery.attempts >= config["DELIVERY_MAX_ATTEMPTS"]
+            values["state"] = case((last, literal("permanent-failure")),
+                                   else_=literal("temporary-failure"))
+            values["not_before"] = case((last, literal(None, UTCDateTime)),
+                                        else_=_plus_seconds(now, backoff))
+        db.session.execute(update(Delivery).where(Delivery.id.in_(batch)).values(**values))
+    if failures:
+        mark_failing_contacts(list(failures), now)
+
+
+def _plus_seconds(when: datetime, seconds: Any) -> Any:
+    """SQL: ``when`` plus a number of seconds, on PostgreSQL and SQLite alike."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        return literal(when, UTCDateTime) + func.make_interval(0, 0, 0, 0, 0, 0, seconds)
+    return func.strftime("%Y-%m-%d %H:%M:%f", literal(when, UTCDateTime),
+                         func.printf("+%d seconds", seconds))
+
+
+def mark_failing_contacts(delivery_ids: list[int], now: datetime) -> None:
+    """Mark an email address or phone number as not working once it failed permanently
+    ``CONTACT_FAILURES_TO_INVALID`` times; nothing is sent to it until it changes."""
+    limit = current_app.config["CONTACT_FAILURES_TO_INVALID"]
+    members = select(Delivery.member_id).where(Delivery.id.in_(delivery_ids))
+    for column, channels in ((Member.email_invalid_at, ("email",)),
+                             (Member.phone_invalid_at, ("sms", "voice"))):
+        failing = (
+            select(Delivery.member_id)
+            .where(Delivery.member_id.in_(members), Delivery.channel.in_(channels),
+                   Delivery.state == "permanent-failure")
+            .group_by(Delivery.member_id)
+            .having(func.count() >= limit)
+        )
+        db.session.execute(
+            update(Member).where(Member.id.in_(failing), column.is_(None))
+            .values({column.key: now})
+        )
+
+
 def deliver_batch(message_id: int, first_id: int, last_id: int) -> None:
     """Send the queued deliveries of ``message_id`` with ids in [first_id, last_id]."""
     ids = claim(message_id, first_id, last_id)
@@ -116,17 +170,10 @@ def deliver_batch(message_id: int, first_id: int, last_id: int) -> None:
         db.session.execute(
             update(Delivery).where(Delivery.id.in_(sent)).values(state="sent", sent_at=now)
         )
-    by_outcome: dict[tuple[str, str], list[int]] = defaultdict(list)
-    for delivery_id, outcome in failures.items():
-        by_outcome[outcome].append(delivery_id)
-    for (state, reason), batch in by_outcome.items():
-        db.session.execute(
-            update(Delivery).where(Delivery.id.in_(batch)).values(state=state,
-                                                                  error=reason[:255])
-        )
+    _record_failures(failures, now)
     remaining = db.session.scalar(
         select(Delivery.id).where(Delivery.message_id == message_id,
-                                  Delivery.state.in_(("queued", "sending"))).limit(1)
+                                  Delivery.state.in_(RETRYABLE + ("sending",))).limit(1)
     )
     if remaining is None and message.status == "sending":
         message.status = "sent"
@@ -210,7 +257,7 @@ def sweep(stuck_after_seconds: int | None = None) -> int:
     # Jobs lost with Redis, and deliveries held back for quiet hours that are now due.
     waiting = db.session.scalars(
         select(Delivery.message_id)
-        .where(Delivery.state == "queued", is_due(),
+        .where(Delivery.state.in_(RETRYABLE), is_due(),
                or_(Delivery.queued_at < cutoff, Delivery.not_before.is_not(None)))
         .distinct()
     ).all()

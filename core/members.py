@@ -83,6 +83,8 @@ def _apply(member: Member, data: MemberData, method: str) -> None:
     member.address_line = data.address_line.strip()
     member.postcode = postcode.postcode
     member.area_id = postcode.area_id
+    if (data.phone or None) != member.phone:
+        member.phone_invalid_at = None  # a new number gets a fresh chance
     member.phone = data.phone or None
     member.language = data.language if data.language in LANGUAGES else "en"
     member.demographics = {

@@ -220,8 +220,10 @@ def _channel_usable(at: datetime | None) -> ColumnElement[bool]:
     allowed_now = MemberChannel.by_day if is_daytime(at) else MemberChannel.by_night
     # Push needs a device subscription, which no member can have yet: never usable.
     has_contact = or_(
-        and_(MemberChannel.channel == "email", Member.email_verified_at.is_not(None)),
-        and_(MemberChannel.channel.in_(("sms", "voice")), Member.phone.is_not(None)),
+        and_(MemberChannel.channel == "email", Member.email_verified_at.is_not(None),
+             Member.email_invalid_at.is_(None)),
+        and_(MemberChannel.channel.in_(("sms", "voice")), Member.phone.is_not(None),
+             Member.phone_invalid_at.is_(None)),
     )
     return and_(allowed_now, has_contact)
 
@@ -416,7 +418,8 @@ def delivery_batches(message_id: int, size: int) -> list[tuple[int, int]]:
             Delivery.id,
             ((func.row_number().over(order_by=Delivery.id) - 1) // size).label("batch"),
         )
-        .where(Delivery.message_id == message_id, Delivery.state == "queued", is_due())
+        .where(Delivery.message_id == message_id,
+               Delivery.state.in_(("queued", "temporary-failure")), is_due())
         .subquery()
     )
     return [

@@ -131,6 +131,9 @@ class Member(UserMixin, db.Model):
     language: Mapped[str] = mapped_column(String(2), default="en")
     #: Lowest priority the member wants: 1 urgent ... 5 low. 5 means everything.
     min_priority: Mapped[int] = mapped_column(Integer, default=5)
+    #: Set when the address or number kept failing permanently; cleared when it changes.
+    email_invalid_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    phone_invalid_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     #: Non-urgent messages only in the daily digest.
     digest_only: Mapped[bool] = mapped_column(Boolean, default=False,
                                               server_default=false())

@@ -505,3 +505,96 @@ def test_urgent_messages_have_their_own_queue_served_first(make_app, redis_url, 
     run_worker(app, queue_names(app), burst=True)
     first, second = outbox.wait_for(2)
     assert first["Subject"].startswith("Missing child")  # served first though sent second
+
+
+class FlakyEmail:
+    """An email provider that fails as told, per address."""
+
+    def __init__(self):
+        self.plan = {}  # address -> list of outcomes, "ok" / "temporary" / "permanent"
+        self.accepted = []
+
+    @hookimpl
+    def commonwatch_channels(self):
+        from core.registry import Channel
+
+        def send_batch(message, items):
+            failures = {}
+            for item in items:
+                planned = self.plan.get(item.address)
+                outcome = planned.pop(0) if planned else "ok"
+                if outcome == "ok":
+                    self.accepted.append((item.address, message.title))
+                else:
+                    failures[item.delivery_id] = (f"{outcome}-failure", f"{outcome} problem")
+            return failures
+
+        return [Channel("email", send_batch)]
+
+
+@pytest.fixture
+def flaky(app):
+    from core.registry import build_registry
+
+    provider = FlakyEmail()
+    state = app.extensions["commonwatch"]
+    state.plugins.pm.register(provider, name="flaky")
+    state.registry = build_registry(state.plugins)
+    return provider
+
+
+def make_due(app):
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    with app.app_context():
+        db.session.execute(update(Delivery).where(Delivery.not_before.is_not(None))
+                           .values(not_before=utcnow() - timedelta(seconds=1)))
+        db.session.commit()
+
+
+def test_temporary_failures_are_retried_with_backoff_then_given_up(app, ready, flaky):
+    flaky.plan = {"a@example.org": ["temporary", "temporary", "ok"],
+                  "horse@example.org": ["temporary"] * 9}
+    with app.app_context():
+        message, sender = draft(app, ready, areas=[WARD_A])
+        send(message, sender)
+        first = dict(db.session.execute(
+            select(Member.email, Delivery.not_before).join(Member)
+            .where(Delivery.channel == "email")).all())
+        waits = {email: (when - utcnow()).total_seconds() for email, when in first.items()}
+        assert all(50 < w <= 60 for w in waits.values())  # first retry after 60 s
+    for _round in range(6):
+        make_due(app)
+        app.test_cli_runner().invoke(args=["sweep-deliveries"])
+    assert ("a@example.org", "Burglary on Mill Lane") in flaky.accepted
+    with app.app_context():
+        rows = dict(db.session.execute(
+            select(Member.email, Delivery.state).join(Member)
+            .where(Delivery.channel == "email")).all())
+        attempts = dict(db.session.execute(
+            select(Member.email, Delivery.attempts).join(Member)
+            .where(Delivery.channel == "email")).all())
+        assert rows == {"a@example.org": "sent", "horse@example.org": "permanent-failure"}
+        assert attempts == {"a@example.org": 3, "horse@example.org": 5}
+
+
+def test_an_address_failing_permanently_again_is_marked_and_left_alone(app, ready, flaky,
+                                                                       make_staff, login):
+    flaky.plan = {"a@example.org": ["permanent", "permanent"]}
+    with app.app_context():
+        for _ in range(2):
+            message, sender = draft(app, ready, areas=[WARD_A])
+            send(message, sender)
+        member = db.session.get(Member, ready["ward_a"])
+        assert member.email_invalid_at is not None
+        third, sender = draft(app, ready, areas=[WARD_A])
+        send(third, sender)
+        emailed = set(db.session.scalars(
+            select(Delivery.member_id).where(Delivery.message_id == third.id,
+                                             Delivery.channel == "email")))
+        assert ready["ward_a"] not in emailed and ready["ward_a_horse"] in emailed
+    staff = login(app.test_client(), staff=ready["supervisor"])
+    page = staff.get(f"/staff/members/{ready['ward_a']}").get_data(as_text=True)
+    assert "Not working since" in page

@@ -224,6 +224,7 @@ def change_email() -> str | BaseResponse:
             old_email = member.email
             member.email = form.email.data.lower()
             member.email_verified_at = None
+            member.email_invalid_at = None
             db.session.commit()
             notify_security_event(member, "email_changed", old_email=old_email)
             enqueue(send_verification_email, member.id)
