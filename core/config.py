@@ -45,6 +45,11 @@ DEFAULTS: dict[str, Any] = {
     #: Sign-in attempts allowed per account, from any address, in the window.
     "SIGN_IN_LIMIT": "10 per 5 minutes",
     "RQ_QUEUES": "urgent,default",
+    #: GOV.UK Notify for SMS: an API key, and a text message template whose whole content
+    #: is ((body)). Unset, SMS go to the development channel (the dev_outbox table).
+    "NOTIFY_API_KEY": None,
+    "NOTIFY_SMS_TEMPLATE_ID": None,
+    "NOTIFY_BASE_URL": "https://api.notifications.service.gov.uk",
     #: Members' "by day" channels are used from DAY_STARTS_HOUR to DAY_ENDS_HOUR, UK time.
     "DAY_STARTS_HOUR": 8,
     "DAY_ENDS_HOUR": 20,

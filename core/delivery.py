@@ -225,13 +225,48 @@ def send_to_dev_outbox(message: Message, items: list[Outgoing], channel: str
     return {}
 
 
+def send_sms_with_notify(message: Message, items: list[Outgoing]
+                         ) -> dict[int, tuple[str, str]]:
+    """SMS through GOV.UK Notify, with the delivery id as Notify's reference. A 400 (a
+    number Notify will not send to, say) is permanent; anything else is retried."""
+    from notifications_python_client.errors import HTTPError
+    from notifications_python_client.notifications import NotificationsAPIClient
+
+    config = current_app.config
+    client = NotificationsAPIClient(config["NOTIFY_API_KEY"], base_url=config["NOTIFY_BASE_URL"],
+                                    timeout=10)
+    failures: dict[int, tuple[str, str]] = {}
+    for item in items:
+        try:
+            client.send_sms_notification(
+                phone_number=item.address, template_id=config["NOTIFY_SMS_TEMPLATE_ID"],
+                personalisation={"body": item.text}, reference=str(item.delivery_id),
+            )
+        except HTTPError as exc:
+            state = "permanent-failure" if exc.status_code == 400 else "temporary-failure"
+            failures[item.delivery_id] = (state, f"Notify {exc.status_code}")
+        except Exception as exc:  # noqa: BLE001 - network trouble: try again later
+            failures[item.delivery_id] = ("temporary-failure", type(exc).__name__)
+    return failures
+
+
+def send_sms(message: Message, items: list[Outgoing]) -> dict[int, tuple[str, str]]:
+    """SMS through GOV.UK Notify when ``NOTIFY_API_KEY`` is set, else the development
+    channel."""
+    if current_app.config.get("NOTIFY_API_KEY"):
+        return send_sms_with_notify(message, items)
+    return send_to_dev_outbox(message, items, "sms")
+
+
 @hookimpl(trylast=True)
 def commonwatch_channels() -> list[Channel]:
     def dev(name: str) -> Any:
         return lambda message, items: send_to_dev_outbox(message, items, name)
 
-    return [Channel("email", send_email)] + [Channel(n, dev(n)) for n in ("sms", "voice",
-                                                                          "push")]
+    # GOV.UK Notify sends no voice calls: voice stays on the development channel until a
+    # voice provider plugin replaces it.
+    return [Channel("email", send_email), Channel("sms", send_sms),
+            Channel("voice", dev("voice")), Channel("push", dev("push"))]
 
 
 def sweep(stuck_after_seconds: int | None = None) -> int:
