@@ -160,10 +160,10 @@ def _load_user(user_id: str) -> Member | Staff | None:
 
 
 def _register_core_blueprints(app: Flask) -> None:
-    from core.views import account, auth, messages, public, staff
+    from core.views import account, auth, callbacks, messages, public, staff
     from core.views.errors import register_error_pages
 
-    for bp in (public.bp, auth.bp, account.bp, staff.bp, messages.bp):
+    for bp in (public.bp, auth.bp, account.bp, staff.bp, messages.bp, callbacks.bp):
         app.register_blueprint(bp)
     register_error_pages(app)
 

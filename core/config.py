@@ -50,6 +50,9 @@ DEFAULTS: dict[str, Any] = {
     "NOTIFY_API_KEY": None,
     "NOTIFY_SMS_TEMPLATE_ID": None,
     "NOTIFY_BASE_URL": "https://api.notifications.service.gov.uk",
+    #: The bearer token Notify sends with delivery receipts to /callbacks/notify (set the
+    #: same in Notify's callback settings); unset, receipts are refused.
+    "NOTIFY_CALLBACK_TOKEN": None,
     #: Members' "by day" channels are used from DAY_STARTS_HOUR to DAY_ENDS_HOUR, UK time.
     "DAY_STARTS_HOUR": 8,
     "DAY_ENDS_HOUR": 20,

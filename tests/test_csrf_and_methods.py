@@ -13,6 +13,8 @@ from core.testing.matrix import csrf_token, database_changes, each_actor
 EXPECTED_EXEMPT_VIEWS: dict[str, str] = {
     "core.views.account.unsubscribe": "RFC 8058 one-click unsubscribe: mail clients POST "
     "without a form; the signed link in the URL is the authorisation",
+    "core.views.callbacks.notify": "GOV.UK Notify delivery receipts: JSON posted by Notify "
+    "with our bearer token, checked in constant time",
 }
 EXPECTED_EXEMPT_BLUEPRINTS: dict[str, str] = {}
 

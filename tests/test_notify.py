@@ -85,3 +85,52 @@ def test_sms_go_through_notify_with_the_delivery_as_reference(make_app, county, 
     }]
     assert sorted(states.values()) == ["permanent-failure", "sent", "temporary-failure"]
     assert states[ok] == "sent"
+
+
+def sent_sms(app, make_member, make_staff, phone="+447400100001"):
+    member = make_member(area="E05900001", phone=phone, channels=["sms"])
+    supervisor = make_staff("supervisor", areas=["E07900001"])
+    with app.app_context():
+        sender = db.session.get(Staff, supervisor)
+        message = create_message(sender, title="T", body="B", plain_text="P",
+                                 category="community_news", priority=2,
+                                 target=Target(areas=["E05900001"]).to_json())
+        db.session.add(message)
+        db.session.commit()
+        send(message, sender, at=NOON)
+        return member, db.session.scalar(select(Delivery.id))
+
+
+def test_notify_receipts_update_deliveries_when_signed(make_app, county, make_member,
+                                                        make_staff):
+    app = make_app(NOTIFY_CALLBACK_TOKEN="receipt-token-of-at-least-some-length")
+    member, delivery_id = sent_sms(app, make_member, make_staff)
+    client = app.test_client()
+    receipt = {"id": str(uuid.uuid4()), "reference": str(delivery_id), "status": "delivered",
+               "to": "+447400100001", "notification_type": "sms"}
+    forged = client.post("/callbacks/notify", json=receipt,
+                         headers={"Authorization": "Bearer guessed"})
+    assert forged.status_code == 401 and forged.json == {
+        "error": "a valid bearer token is required"}
+    auth = {"Authorization": "Bearer receipt-token-of-at-least-some-length"}
+    assert client.post("/callbacks/notify", data="not json", headers=auth).status_code == 400
+    assert client.post("/callbacks/notify", json={**receipt, "reference": "x"},
+                       headers=auth).json == {"error": "reference must be a delivery id"}
+    assert client.post("/callbacks/notify", json={**receipt, "reference": "999999"},
+                       headers=auth).status_code == 404
+    with app.app_context():
+        assert db.session.get(Delivery, delivery_id).state == "sent"
+    response = client.post("/callbacks/notify", json=receipt, headers=auth)
+    assert response.status_code == 200 and response.json["state"] == "delivered"
+    with app.app_context():
+        assert db.session.get(Delivery, delivery_id).state == "delivered"
+
+
+def test_notify_receipts_are_refused_when_no_token_is_configured(make_app, county,
+                                                                 make_member, make_staff):
+    app = make_app()
+    _member, delivery_id = sent_sms(app, make_member, make_staff)
+    response = app.test_client().post(
+        "/callbacks/notify", json={"reference": str(delivery_id), "status": "delivered"},
+        headers={"Authorization": "Bearer "})
+    assert response.status_code == 401
