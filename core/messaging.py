@@ -5,7 +5,8 @@ combines (docs/messaging.md):
 
 * the sender's scope always applies: the member lives in the sender's areas and chose
   the sender's organisation;
-* ``areas`` (any level) narrow it further; none means the whole scope;
+* ``areas`` (any level) narrow it further; none means the whole scope; so does a
+  ``shape`` drawn on a map (members whose postcode's point lies inside it);
 * the audience is everyone with one of ``watch_types`` **or** matching an ``include``
   rule; with neither, everyone in the areas;
 * every ``must`` rule must match too, and no ``exclude`` rule may;
@@ -29,6 +30,7 @@ from sqlalchemy import (
     Select,
     and_,
     case,
+    false,
     func,
     insert,
     literal,
@@ -50,6 +52,8 @@ from core.models import (
     utcnow,
 )
 from core.scoping import member_scope
+from core.shapes import ShapeError, postcodes_inside
+from core.shapes import check as check_shape
 from core.targeting import RuleError, apply_rule, has_interest
 
 RULE_MODES = ("include", "exclude", "must")
@@ -110,15 +114,18 @@ class Target:
     watch_types: list[str] = field(default_factory=list)
     #: [{"name": rule name, "mode": include|exclude|must, "params": {...}}]
     rules: list[dict[str, Any]] = field(default_factory=list)
+    #: A GeoJSON Polygon/MultiPolygon or a Circle (core.shapes); None for no shape.
+    shape: dict[str, Any] | None = None
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any] | None) -> Target:
         data = data or {}
         return cls(list(data.get("areas", [])), list(data.get("watch_types", [])),
-                   list(data.get("rules", [])))
+                   list(data.get("rules", [])), data.get("shape"))
 
     def to_json(self) -> dict[str, Any]:
-        return {"areas": self.areas, "watch_types": self.watch_types, "rules": self.rules}
+        return {"areas": self.areas, "watch_types": self.watch_types, "rules": self.rules,
+                "shape": self.shape}
 
 
 @dataclass
@@ -161,6 +168,17 @@ def resolve(target: Target, sender: Staff, priority: int) -> Resolved:
             words.append("in " + ", ".join(a.name for a in areas))
     else:
         words.append("in all your areas")
+
+    if target.shape is not None:
+        try:
+            postcodes = postcodes_inside(check_shape(target.shape))
+        except ShapeError as exc:
+            errors["shape"] = str(exc)
+        else:
+            conditions.append(Member.postcode.in_(postcodes) if postcodes else false())
+            count = len(postcodes)
+            words.append(f"whose postcode lies in the shape drawn ({count} postcode"
+                         f"{'' if count == 1 else 's'})")
 
     registry = current_app.extensions["commonwatch"].registry
     audience: list[ColumnElement[bool]] = []

@@ -142,3 +142,21 @@ def test_an_officer_schedules_a_message_for_later(app, county, make_member, make
         message = db.session.get(Message, message_id)
         assert message.status == "scheduled"
         assert message.scheduled_for.isoformat() == "2099-12-24T18:30:00+00:00"
+
+
+def test_a_shape_is_given_as_geojson_and_checked_by_its_field(app, county, make_member,
+                                                             make_staff, login):
+    make_member(area="E05900001", postcode="HF1 1FJ", email="mill@example.org")
+    client = login(app.test_client(), staff=make_staff("officer", areas=["E05900001"]))
+    page = client.post("/staff/messages/new", data=compose(areas="", shape="{not json")
+                       ).get_data(as_text=True)
+    assert "The shape is not valid GeoJSON" in page
+    page = client.post("/staff/messages/new", data=compose(
+        areas="", shape='{"type": "Circle", "center": [0, 0], "radius_m": 0}')
+    ).get_data(as_text=True)
+    assert "radius_m must be between 0 and 50000" in page
+    response = client.post("/staff/messages/new", data=compose(
+        areas="", shape='{"type": "Circle", "center": [-0.587439, 51.966677], "radius_m": 300}'))
+    page = client.get(response.location).get_data(as_text=True)
+    assert "shape drawn (1 postcode)" in page
+    assert re.search(r"People</dt>\s*<dd[^>]*>\s*1\s*</dd>", page)

@@ -598,3 +598,44 @@ def test_an_address_failing_permanently_again_is_marked_and_left_alone(app, read
     staff = login(app.test_client(), staff=ready["supervisor"])
     page = staff.get(f"/staff/members/{ready['ward_a']}").get_data(as_text=True)
     assert "Not working since" in page
+
+
+MILL_LANE = {"type": "Polygon", "coordinates": [[[-0.6, 51.9625], [-0.5375, 51.9625],
+                                                 [-0.5375, 52.0], [-0.6, 52.0],
+                                                 [-0.6, 51.9625]]]}
+
+
+def test_targeting_a_shape_drawn_on_a_map(app, make_member, make_staff, county):
+    on_mill_lane = make_member(area="E05900001", postcode="HF1 1FJ", email="mill@example.org")
+    make_member(area="E05900001", postcode="HF1 3GL", email="mill2@example.org")
+    with app.app_context():
+        from core.models import Postcode
+
+        other = db.session.scalar(select(Postcode.postcode).where(
+            Postcode.area.has(code="ST000002")))
+    make_member(area="E05900001", postcode=other, email="school@example.org")
+    town = {"supervisor": make_staff("supervisor", areas=["E07900001"])}
+    assert emails_reached(app, town, shape=MILL_LANE) == {"mill@example.org",
+                                                          "mill2@example.org"}
+    # A 300 m circle round the first postcode's point catches it and not the other.
+    circle = {"type": "Circle", "center": [-0.587439, 51.966677], "radius_m": 300}
+    assert emails_reached(app, town, shape=circle) == {"mill@example.org"}
+    # The sender's scope still applies: an officer elsewhere reaches nobody in it.
+    town["officer_b"] = make_staff("officer", areas=["E05900012"])
+    assert emails_reached(app, town, staff_key="officer_b", shape=MILL_LANE) == set()
+    with app.app_context():
+        assert db.session.get(Member, on_mill_lane).postcode == "HF1 1FJ"
+
+
+@pytest.mark.parametrize(("shape", "reason"), [
+    ({"type": "Point", "coordinates": [0, 0]}, "Polygon, a MultiPolygon or a Circle"),
+    ({"type": "Polygon", "coordinates": [[[0, 0], [1, 1], [1, 0], [0, 1], [0, 0]]]},
+     "not valid"),
+    ({"type": "Circle", "center": [0, 0], "radius_m": 10**7}, "radius_m"),
+    ({"type": "Circle", "center": "here", "radius_m": 10}, "center"),
+])
+def test_bad_shapes_are_refused_with_a_reason(app, make_staff, county, shape, reason):
+    town = {"supervisor": make_staff("supervisor", areas=["E07900001"])}
+    with pytest.raises(TargetError) as caught:
+        emails_reached(app, town, shape=shape)
+    assert reason in caught.value.errors["shape"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -94,6 +95,11 @@ class MessageForm(FlaskForm):
     areas = wtforms.StringField(
         _l("Areas"), [Length(max=2000)], widget=GovTextInput(),
         description=_l("Area codes separated by commas; leave empty for all your areas"))
+    shape = wtforms.TextAreaField(
+        _l("Shape on a map (optional)"), [Optional(), Length(max=100_000)],
+        widget=GovTextArea(),
+        description=_l("GeoJSON: a Polygon, or a circle such as {\"type\": \"Circle\", "
+                       "\"center\": [-0.58, 51.97], \"radius_m\": 500}"))
     watch_types = wtforms.SelectMultipleField(
         _l("Watch types"), choices=[], widget=GovCheckboxesInput(),
         description=_l("Leave all unticked to reach everyone in the areas"))
@@ -133,6 +139,12 @@ class MessageForm(FlaskForm):
             ok = False
         return ok
 
+    def validate_shape(self, field: wtforms.Field) -> None:
+        try:
+            field.parsed = json.loads(field.data)
+        except ValueError:
+            raise wtforms.ValidationError(_l("The shape is not valid GeoJSON")) from None
+
     def used_rules(self) -> list[str]:
         """Form names of the rules given a mode, in order."""
         return [name for name in self.rule_fields if self[name].form.mode.data]
@@ -145,14 +157,15 @@ class MessageForm(FlaskForm):
             params = {k: v for k, v in sub.data.items() if k != "mode"}
             rules.append({"name": self.rule_fields[form_name], "mode": sub.mode.data,
                           "params": params})
-        return Target(areas=codes, watch_types=list(self.watch_types.data or []), rules=rules)
+        return Target(areas=codes, watch_types=list(self.watch_types.data or []), rules=rules,
+                      shape=getattr(self.shape, "parsed", None))
 
     def error_on(self, part: str, reason: str) -> None:
         """Show a targeting error (``areas``, ``watch_types`` or ``rules.N``) by its field."""
         if part.startswith("rules."):
             field = self[self.used_rules()[int(part.split(".")[1])]].form.mode
         else:
-            field = self.watch_types if part == "watch_types" else self.areas
+            field = {"watch_types": self.watch_types, "shape": self.shape}.get(part, self.areas)
         field.errors = [*field.errors, reason]
 
 
