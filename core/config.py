@@ -69,6 +69,11 @@ DEFAULTS: dict[str, Any] = {
     #: urgent messages.
     "QUIET_HOURS_START": 21,
     "QUIET_HOURS_END": 8,
+    #: Rate limits per channel, shared by all workers through Redis, in the notation of
+    #: the limits library, e.g. {"sms": "3000/minute"} for GOV.UK Notify's default.
+    "CHANNEL_RATE_LIMITS": {"sms": "3000/minute"},
+    #: A batch over a channel's rate waits this long, then the sweeper sends it.
+    "RATE_LIMIT_RETRY_SECONDS": 30,
     #: Non-urgent messages a member gets in a day; the rest wait for the daily digest.
     "DAILY_MESSAGE_CAP": 3,
     #: Deliveries per background job.

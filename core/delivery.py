@@ -9,6 +9,7 @@ writes the outcome of the whole batch back in a few statements.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -144,6 +145,33 @@ def mark_failing_contacts(delivery_ids: list[int], now: datetime) -> None:
         )
 
 
+def _rate_limiter() -> Any:
+    """A moving-window limiter whose counts every worker shares (in Redis; per process
+    without Redis)."""
+    from limits.storage import storage_from_string
+    from limits.strategies import MovingWindowRateLimiter
+
+    state = current_app.extensions.setdefault("commonwatch_channel_limits", {})
+    if "limiter" not in state:
+        url = current_app.config.get("REDIS_URL") or "memory://"
+        state["limiter"] = MovingWindowRateLimiter(storage_from_string(url))
+    return state["limiter"]
+
+
+def within_rate_limit(channel: str, count: int) -> bool:
+    """Take ``count`` sends from the channel's allowance (``CHANNEL_RATE_LIMITS``, e.g.
+    ``{"sms": "3000/minute"}``); False, taking nothing, if that would exceed it."""
+    from limits import parse
+
+    rules = current_app.config["CHANNEL_RATE_LIMITS"]
+    if isinstance(rules, str):  # from COMMONWATCH_CHANNEL_RATE_LIMITS, as JSON
+        rules = json.loads(rules)
+    rule = rules.get(channel)
+    if not rule or count == 0:
+        return True
+    return _rate_limiter().hit(parse(rule), "commonwatch-channel", channel, cost=count)
+
+
 def deliver_batch(message_id: int, first_id: int, last_id: int) -> None:
     """Send the queued deliveries of ``message_id`` with ids in [first_id, last_id]."""
     ids = claim(message_id, first_id, last_id)
@@ -152,7 +180,12 @@ def deliver_batch(message_id: int, first_id: int, last_id: int) -> None:
     message = db.session.get(Message, message_id)
     channels = current_app.extensions["commonwatch"].registry.channels
     failures: dict[int, tuple[str, str]] = {}
+    deferred: list[int] = []
     for name, items in outgoing(message, ids).items():
+        if not within_rate_limit(name, len(items)):
+            # Over the provider's rate: hand them back for a little later, untried.
+            deferred += [i.delivery_id for i in items]
+            continue
         channel = channels.get(name)
         if channel is None:
             failures.update({i.delivery_id: ("permanent-failure", f"no {name} channel")
@@ -165,13 +198,19 @@ def deliver_batch(message_id: int, first_id: int, last_id: int) -> None:
             failures.update({i.delivery_id: ("temporary-failure", type(exc).__name__)
                              for i in items})
     now = utcnow()
-    sent = [i for i in ids if i not in failures]
+    if deferred:
+        db.session.execute(
+            update(Delivery).where(Delivery.id.in_(deferred)).values(
+                state="queued", attempts=Delivery.attempts - 1,
+                not_before=now + timedelta(seconds=current_app.config["RATE_LIMIT_RETRY_SECONDS"]))
+        )
+    sent = [i for i in ids if i not in failures and i not in deferred]
     if sent:
         db.session.execute(
             update(Delivery).where(Delivery.id.in_(sent)).values(state="sent", sent_at=now)
         )
     _record_failures(failures, now)
-    remaining = db.session.scalar(
+    remaining = deferred or db.session.scalar(
         select(Delivery.id).where(Delivery.message_id == message_id,
                                   Delivery.state.in_(RETRYABLE + ("sending",))).limit(1)
     )

@@ -639,3 +639,45 @@ def test_bad_shapes_are_refused_with_a_reason(app, make_staff, county, shape, re
     with pytest.raises(TargetError) as caught:
         emails_reached(app, town, shape=shape)
     assert reason in caught.value.errors["shape"]
+
+
+@pytest.mark.redis
+def test_channel_rate_limits_are_shared_by_workers_and_defer_not_drop(
+        make_app, redis_url, county, make_member, make_staff, outbox):
+    from datetime import timedelta
+
+    from rq import Queue
+    from sqlalchemy import update
+
+    from core.jobs import queue_names, redis_connection, run_worker
+
+    app = make_app(REDIS_URL=redis_url, DELIVERY_BATCH_SIZE=1,
+                   CHANNEL_RATE_LIMITS={"email": "2/hour"})
+    connection = redis_connection(app)
+    for name in ("urgent", "default"):
+        Queue(name, connection=connection).empty()
+    for key in connection.scan_iter("LIMITS*"):
+        connection.delete(key)
+    for n in range(3):
+        make_member(area=WARD_A, email=f"limited{n}@example.org")
+    with app.app_context():
+        town = {"supervisor": make_staff("supervisor", areas=["E07900001"])}
+        message, sender = draft(app, town, areas=[WARD_A])
+        send(message, sender, at=NOON)
+    run_worker(app, queue_names(app), burst=True)
+    assert len(outbox.wait_for(2)) == 2
+    with app.app_context():
+        held = db.session.execute(select(Delivery.state, Delivery.not_before, Delivery.attempts)
+                                  .where(Delivery.state != "sent")).all()
+        assert len(held) == 1 and held[0].state == "queued" and held[0].not_before
+        assert held[0].attempts == 0  # a deferral is not a failed try
+    for key in connection.scan_iter("LIMITS*"):
+        connection.delete(key)  # the hour has passed
+    with app.app_context():
+        db.session.execute(update(Delivery).where(Delivery.state == "queued")
+                           .values(not_before=utcnow() - timedelta(seconds=1)))
+        db.session.commit()
+    app.test_cli_runner().invoke(args=["sweep-deliveries"])
+    run_worker(app, queue_names(app), burst=True)
+    assert sorted(m["To"] for m in outbox.wait_for(3)) == [f"limited{n}@example.org"
+                                                           for n in range(3)]
