@@ -19,10 +19,20 @@ from flask import current_app, render_template
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_mail import Message as MailMessage
-from sqlalchemy import case, func, literal, or_, select, update
+from sqlalchemy import case, exists, func, insert, literal, or_, select, update
+from sqlalchemy.orm import aliased
 
 from core.extensions import db, mail
-from core.models import Delivery, DevOutbox, Member, Message, Staff, UTCDateTime, utcnow
+from core.models import (
+    Delivery,
+    DevOutbox,
+    Member,
+    MemberChannel,
+    Message,
+    Staff,
+    UTCDateTime,
+    utcnow,
+)
 from core.plugins import hookimpl
 from core.registry import Channel, Outgoing
 
@@ -95,9 +105,11 @@ def unsubscribe_url(member_id: int) -> str:
 RETRYABLE = ("queued", "temporary-failure")
 
 
-def _record_failures(failures: dict[int, tuple[str, str]], now: datetime) -> None:
+def _record_failures(failures: dict[int, tuple[str, str]], now: datetime) -> int:
     """Write failures back per batch: a temporary one is retried later with exponential
-    backoff until the attempts run out; permanent ones may mark the contact not working."""
+    backoff until the attempts run out; permanent ones may mark the contact not working
+    and move the message to the member's next channel. Returns how many deliveries were
+    added for that."""
     config = current_app.config
     by_outcome: dict[tuple[str, str], list[int]] = defaultdict(list)
     for delivery_id, outcome in failures.items():
@@ -113,8 +125,10 @@ def _record_failures(failures: dict[int, tuple[str, str]], now: datetime) -> Non
             values["not_before"] = case((last, literal(None, UTCDateTime)),
                                         else_=_plus_seconds(now, backoff))
         db.session.execute(update(Delivery).where(Delivery.id.in_(batch)).values(**values))
-    if failures:
-        mark_failing_contacts(list(failures), now)
+    if not failures:
+        return 0
+    mark_failing_contacts(list(failures), now)
+    return try_next_channel(list(failures), now)
 
 
 def _plus_seconds(when: datetime, seconds: Any) -> Any:
@@ -123,6 +137,53 @@ def _plus_seconds(when: datetime, seconds: Any) -> Any:
         return literal(when, UTCDateTime) + func.make_interval(0, 0, 0, 0, 0, 0, seconds)
     return func.strftime("%Y-%m-%d %H:%M:%f", literal(when, UTCDateTime),
                          func.printf("+%d seconds", seconds))
+
+
+#: The order in which a member's channels are fallen back on.
+FALLBACK_ORDER = ("email", "sms", "voice", "push")
+
+
+def try_next_channel(delivery_ids: list[int], now: datetime) -> int:
+    """For members whose delivery failed permanently and whom nothing else of the message
+    is reaching, queue the message on their next allowed channel with a working contact,
+    whatever its time of day, quiet hours still holding SMS and voice (one statement).
+    Returns how many deliveries were added."""
+    from core.messaging import has_contact, held_until
+
+    failed = aliased(Delivery)
+    other = aliased(Delivery)
+    rank = case({c: n for n, c in enumerate(FALLBACK_ORDER)}, value=MemberChannel.channel)
+    failed_rank = case({c: n for n, c in enumerate(FALLBACK_ORDER)}, value=failed.channel)
+    still_reaching = exists().where(
+        other.message_id == failed.message_id, other.member_id == failed.member_id,
+        other.state.in_(("queued", "sending", "sent", "delivered", "temporary-failure",
+                         "digest")))
+    tried = exists().where(
+        other.message_id == failed.message_id, other.member_id == failed.member_id,
+        other.channel == MemberChannel.channel)
+    candidates = (
+        select(failed.message_id, failed.member_id, MemberChannel.channel,
+               held_until(Message.priority, now).label("not_before"),
+               func.row_number().over(partition_by=failed.id, order_by=rank).label("n"))
+        .select_from(failed)
+        .join(Member, Member.id == failed.member_id)
+        .join(Message, Message.id == failed.message_id)
+        .join(MemberChannel, MemberChannel.member_id == failed.member_id)
+        .where(failed.id.in_(delivery_ids), failed.state == "permanent-failure",
+               rank > failed_rank, ~still_reaching, ~tried, has_contact())
+        .subquery()
+    )
+    added = db.session.execute(
+        insert(Delivery).from_select(
+            ["message_id", "member_id", "channel", "state", "queued_at", "not_before",
+             "attempts"],
+            select(candidates.c.message_id, candidates.c.member_id, candidates.c.channel,
+                   literal("queued"), literal(now, UTCDateTime), candidates.c.not_before,
+                   literal(0))
+            .where(candidates.c.n == 1),
+        )
+    ).rowcount
+    return added or 0
 
 
 def mark_failing_contacts(delivery_ids: list[int], now: datetime) -> None:
@@ -209,14 +270,18 @@ def deliver_batch(message_id: int, first_id: int, last_id: int) -> None:
         db.session.execute(
             update(Delivery).where(Delivery.id.in_(sent)).values(state="sent", sent_at=now)
         )
-    _record_failures(failures, now)
-    remaining = deferred or db.session.scalar(
+    fallback = _record_failures(failures, now)
+    remaining = deferred or fallback or db.session.scalar(
         select(Delivery.id).where(Delivery.message_id == message_id,
                                   Delivery.state.in_(RETRYABLE + ("sending",))).limit(1)
     )
-    if remaining is None and message.status == "sending":
+    if not remaining and message.status == "sending":
         message.status = "sent"
     db.session.commit()
+    if fallback:
+        from core.messaging import enqueue_deliveries
+
+        enqueue_deliveries(message_id)
 
 
 # -- the core's channels ---------------------------------------------------------------------

@@ -232,18 +232,52 @@ def is_daytime(at: datetime | None = None) -> bool:
     return start <= local.hour < end
 
 
-def _channel_usable(at: datetime | None) -> ColumnElement[bool]:
-    """SQL over MemberChannel (joined to Member): the channel may be used now and the
-    member has a contact for it."""
-    allowed_now = MemberChannel.by_day if is_daytime(at) else MemberChannel.by_night
-    # Push needs a device subscription, which no member can have yet: never usable.
-    has_contact = or_(
+def has_contact() -> ColumnElement[bool]:
+    """SQL over MemberChannel (joined to Member): the member has a working contact for
+    the channel. Push needs a device subscription, which no member can have yet."""
+    return or_(
         and_(MemberChannel.channel == "email", Member.email_verified_at.is_not(None),
              Member.email_invalid_at.is_(None)),
         and_(MemberChannel.channel.in_(("sms", "voice")), Member.phone.is_not(None),
              Member.phone_invalid_at.is_(None)),
     )
-    return and_(allowed_now, has_contact)
+
+
+def _channel_usable(at: datetime | None) -> ColumnElement[bool]:
+    """SQL over MemberChannel (joined to Member): the channel may be used now and the
+    member has a contact for it."""
+    allowed_now = MemberChannel.by_day if is_daytime(at) else MemberChannel.by_night
+    return and_(allowed_now, has_contact())
+
+
+def quiet_until(at: datetime | None = None) -> datetime | None:
+    """When quiet hours end, if ``at`` (default now) falls in them; otherwise None."""
+    now = at or utcnow()
+    local = now.astimezone(UK)
+    start, end = current_app.config["QUIET_HOURS_START"], current_app.config["QUIET_HOURS_END"]
+    quiet = (local.hour >= start or local.hour < end) if start > end else start <= local.hour < end
+    if not quiet:
+        return None
+    ends = local.replace(hour=end, minute=0, second=0, microsecond=0)
+    if ends <= local:
+        ends += timedelta(days=1)
+    return ends.astimezone(UTC)
+
+
+def _not_before(message: Message, at: datetime | None) -> ColumnElement[Any]:
+    """SQL: when a delivery may go — later for SMS and voice in quiet hours (urgent
+    messages excepted), otherwise at once (NULL)."""
+    return held_until(literal(message.priority), at)
+
+
+def held_until(priority: ColumnElement[int], at: datetime | None) -> ColumnElement[Any]:
+    """SQL over MemberChannel: the end of quiet hours for SMS and voice of a non-urgent
+    ``priority`` when ``at`` falls in them; otherwise NULL."""
+    until = quiet_until(at)
+    if until is None:
+        return literal(None, UTCDateTime)
+    return case((and_(MemberChannel.channel.in_(("sms", "voice")), priority > 1),
+                 literal(until, UTCDateTime)), else_=literal(None, UTCDateTime))
 
 
 def _day_start(at: datetime | None) -> datetime:
@@ -264,30 +298,6 @@ def _state_for(message: Message, at: datetime | None) -> ColumnElement[str]:
     )
     over = or_(Member.digest_only, today >= current_app.config["DAILY_MESSAGE_CAP"])
     return case((over, literal("digest")), else_=literal("queued"))
-
-
-def quiet_until(at: datetime | None = None) -> datetime | None:
-    """When quiet hours end, if ``at`` (default now) falls in them; otherwise None."""
-    now = at or utcnow()
-    local = now.astimezone(UK)
-    start, end = current_app.config["QUIET_HOURS_START"], current_app.config["QUIET_HOURS_END"]
-    quiet = (local.hour >= start or local.hour < end) if start > end else start <= local.hour < end
-    if not quiet:
-        return None
-    ends = local.replace(hour=end, minute=0, second=0, microsecond=0)
-    if ends <= local:
-        ends += timedelta(days=1)
-    return ends.astimezone(UTC)
-
-
-def _not_before(message: Message, at: datetime | None) -> ColumnElement[Any]:
-    """SQL: when a delivery may go — later for SMS and voice in quiet hours (urgent
-    messages excepted), otherwise at once (NULL)."""
-    until = quiet_until(at)
-    if until is None or message.priority <= 1:
-        return literal(None, UTCDateTime)
-    return case((MemberChannel.channel.in_(("sms", "voice")), literal(until, UTCDateTime)),
-                else_=literal(None, UTCDateTime))
 
 
 def _deliveries_select(message: Message, who: ColumnElement[bool], at: datetime | None

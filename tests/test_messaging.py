@@ -681,3 +681,30 @@ def test_channel_rate_limits_are_shared_by_workers_and_defer_not_drop(
     run_worker(app, queue_names(app), burst=True)
     assert sorted(m["To"] for m in outbox.wait_for(3)) == [f"limited{n}@example.org"
                                                            for n in range(3)]
+
+
+def test_when_the_only_channel_fails_the_next_allowed_one_is_tried(app, make_member,
+                                                                   make_staff, county, flaky):
+    both = make_member(area=WARD_A, email="bounces@example.org", phone="+447400200001",
+                       channels=["email", "sms"])
+    only_email = make_member(area=WARD_A, email="bounces-too@example.org")
+    flaky.plan = {"bounces@example.org": ["permanent"], "bounces-too@example.org": ["permanent"]}
+    with app.app_context():
+        member = db.session.get(Member, both)
+        for channel in member.channels:
+            channel.by_day = channel.channel == "email"  # SMS only at night...
+        db.session.commit()
+        town = {"supervisor": make_staff("supervisor", areas=["E07900001"])}
+        message, sender = draft(app, town, areas=[WARD_A])
+        send(message, sender, at=NOON)
+        states = {(m, c): s for m, c, s in db.session.execute(
+            select(Delivery.member_id, Delivery.channel, Delivery.state))}
+        # ...so the SMS was not sent at first, and comes only because email failed.
+        assert states[(both, "email")] == "permanent-failure"
+        assert states[(both, "sms")] in ("queued", "sent")
+        assert states[(only_email, "email")] == "permanent-failure"
+        assert (only_email, "sms") not in states
+        # Sent at once by day; held to the morning in quiet hours, never dropped.
+        held = db.session.scalar(select(Delivery.not_before).where(
+            Delivery.member_id == both, Delivery.channel == "sms"))
+        assert (states[(both, "sms")] == "sent") == (held is None)
