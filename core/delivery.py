@@ -287,7 +287,8 @@ def deliver_batch(message_id: int, first_id: int, last_id: int) -> None:
 # -- the core's channels ---------------------------------------------------------------------
 
 
-def send_email(message: Message, items: list[Outgoing]) -> dict[int, tuple[str, str]]:
+def send_email(message: Message | None, items: list[Outgoing]
+               ) -> dict[int, tuple[str, str]]:
     """Email a batch over one SMTP connection (or save it, with no mail server set)."""
     from core.emails import _save
 
@@ -296,7 +297,7 @@ def send_email(message: Message, items: list[Outgoing]) -> dict[int, tuple[str, 
         mail_message = MailMessage(
             subject=item.subject, recipients=[item.address],
             body=item.text + "\n\n" + item.unsubscribe_url,
-            html=item.html.replace("{unsubscribe_url}", item.unsubscribe_url),
+            html=item.html.replace("{unsubscribe_url}", item.unsubscribe_url) or None,
         )
         mail_message.extra_headers = {
             "X-Commonwatch-Delivery": str(item.delivery_id),
@@ -411,28 +412,35 @@ DIGEST_BATCH = 500
 
 def send_digests() -> int:
     """Send each member one email gathering the messages held back for their digest, and
-    settle those deliveries (email ones sent, others suppressed). Returns how many
-    digests were sent. Run daily (``commonwatch send-digests``)."""
+    settle those deliveries (email ones sent, others suppressed; a digest that could not
+    be sent waits for the next run). Returns how many digests were sent. Run daily
+    (``commonwatch send-digests``)."""
     sent = 0
+    last_member = 0
     while True:
         member_ids = list(db.session.scalars(
-            select(Delivery.member_id).where(Delivery.state == "digest")
+            select(Delivery.member_id)
+            .where(Delivery.state == "digest", Delivery.member_id > last_member)
             .group_by(Delivery.member_id).order_by(Delivery.member_id).limit(DIGEST_BATCH)
         ))
         if not member_ids:
             return sent
+        last_member = member_ids[-1]
         rows = db.session.execute(
             select(Delivery.id, Delivery.member_id, Delivery.channel, Message)
             .join(Message, Message.id == Delivery.message_id)
             .where(Delivery.state == "digest", Delivery.member_id.in_(member_ids))
-            .order_by(Delivery.member_id, Message.sent_at)
+            .order_by(Delivery.member_id, Message.sent_at, Delivery.id)
         ).all()
         members = {m.id: m for m in db.session.scalars(
             select(Member).where(Member.id.in_(member_ids)))}
         by_member: dict[int, list[Message]] = defaultdict(list)
-        for _id, member_id, channel, message in rows:
+        #: A member's first email digest delivery: the reference of their digest email.
+        reference: dict[int, int] = {}
+        for delivery_id, member_id, channel, message in rows:
             if channel == "email" and message not in by_member[member_id]:
                 by_member[member_id].append(message)
+                reference.setdefault(member_id, delivery_id)
         items = []
         for member_id, messages in by_member.items():
             member = members[member_id]
@@ -443,41 +451,21 @@ def send_digests() -> int:
                                        welsh=member.language == "cy")
                 subject = _("Your daily alerts digest")
             items.append(Outgoing(
-                delivery_id=0, member_id=member_id, address=member.email,
+                delivery_id=reference[member_id], member_id=member_id, address=member.email,
                 language=member.language, subject=subject, text=text, html="",
                 unsubscribe_url=unsubscribe_url(member_id),
             ))
-        if items:
-            send_digest_emails(items)
-            sent += len(items)
+        failures = send_email(None, items) if items else {}
+        failed = {i.member_id for i in items if i.delivery_id in failures}
+        emailed = {i.member_id for i in items} - failed
+        sent += len(emailed)
         ids_by_state: dict[str, list[int]] = defaultdict(list)
         for delivery_id, member_id, channel, _message in rows:
-            delivered = channel == "email" and any(i.member_id == member_id for i in items)
-            ids_by_state["sent" if delivered else "suppressed"].append(delivery_id)
+            if member_id not in failed:
+                delivered = channel == "email" and member_id in emailed
+                ids_by_state["sent" if delivered else "suppressed"].append(delivery_id)
         now = utcnow()
         for state, ids in ids_by_state.items():
             db.session.execute(update(Delivery).where(Delivery.id.in_(ids))
                                .values(state=state, sent_at=now if state == "sent" else None))
         db.session.commit()
-
-
-def send_digest_emails(items: list[Outgoing]) -> None:
-    """Email digests over one SMTP connection (or save them, with no mail server)."""
-    from core.emails import _save
-
-    mails = []
-    for item in items:
-        mail_message = MailMessage(subject=item.subject, recipients=[item.address],
-                                   body=item.text + "\n\n" + item.unsubscribe_url)
-        mail_message.extra_headers = {
-            "List-Unsubscribe": f"<{item.unsubscribe_url}>",
-            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-        }
-        mails.append(mail_message)
-    if not current_app.config.get("MAIL_SERVER"):
-        for mail_message in mails:
-            _save(mail_message)
-        return
-    with mail.connect() as connection:
-        for mail_message in mails:
-            connection.send(mail_message)

@@ -259,7 +259,13 @@ def check(message_id: int) -> str | Response:
                            needs_approval=needs_approval(message, staff))
 
 
-def _send(message: Message, sender: Staff) -> Response | None:
+def _dispatch(message: Message, sender: Staff) -> Response | None:
+    """Schedule ``message`` if its time is ahead, else send it now from ``sender``; a
+    response only when a plugin refused it."""
+    if message.scheduled_for and message.scheduled_for > utcnow():
+        schedule(message, message.scheduled_for)
+        flash(_("Scheduled: it goes out at the time you chose"), "success")
+        return None
     try:
         reached = send(message, sender)
     except MessageVetoed as exc:
@@ -279,16 +285,12 @@ def send_now(message_id: int) -> Response:
     if form.validate_on_submit() and message.status == "draft":
         if message.sender_id != staff.id:
             flash(_("Only the author can send this draft"), "error")
-        elif message.scheduled_for and message.scheduled_for > utcnow() \
-                and not needs_approval(message, staff):
-            schedule(message, message.scheduled_for)
-            flash(_("Scheduled: it goes out at the time you chose"), "success")
         elif needs_approval(message, staff):
             message.status = "awaiting_approval"
             db.session.commit()
             flash(_("Sent for approval: nothing goes out until a supervisor approves it"),
                   "success")
-        elif refused := _send(message, staff):
+        elif refused := _dispatch(message, staff):
             return refused
     return redirect(url_for("messages.show", message_id=message.id))
 
@@ -308,10 +310,7 @@ def approve(message_id: int) -> Response:
             message.approved_by_id = staff.id
             message.approved_at = utcnow()
             message.status = "draft"  # send() takes it from draft to sending
-            if message.scheduled_for and message.scheduled_for > utcnow():
-                schedule(message, message.scheduled_for)
-                flash(_("Scheduled: it goes out at the time you chose"), "success")
-            elif refused := _send(message, message.sender):
+            if refused := _dispatch(message, message.sender):
                 return refused
     return redirect(url_for("messages.show", message_id=message.id))
 
