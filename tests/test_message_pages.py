@@ -41,6 +41,8 @@ def test_an_officer_writes_checks_and_sends_a_message(app, county, make_member, 
         "ward0@example.org", "ward1@example.org", "ward2@example.org"]
     page = client.get(f"/staff/messages/{message.id}").get_data(as_text=True)
     assert "Sent" in page and "<strong>trying car doors</strong>" in page
+    # Deliveries per ward and state, while it sends and after.
+    assert re.search(r"Ashendry North</td><td[^>]*>sent</td><td[^>]*>3</td>", page)
     # Sending again does nothing more.
     client.post(f"/staff/messages/{message.id}/send")
     assert len(outbox) == 3

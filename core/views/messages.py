@@ -38,7 +38,7 @@ from core.messaging import (
     send,
     sms_segments,
 )
-from core.models import MESSAGE_CATEGORIES, Delivery, Message, Staff, utcnow
+from core.models import MESSAGE_CATEGORIES, Area, Delivery, Member, Message, Staff, utcnow
 from core.plugins import MessageVetoed
 from core.registry import Registry
 from core.scoping import get_scoped_message, message_scope
@@ -326,9 +326,21 @@ def show(message_id: int) -> str:
         .group_by(Delivery.channel, Delivery.state)
         .order_by(Delivery.channel, Delivery.state)
     ).all()
+    street, ward = Area.__table__.alias("street"), Area.__table__.alias("ward")
+    by_area = db.session.execute(
+        select(ward.c.name, Delivery.state, func.count())
+        .select_from(Delivery)
+        .join(Member, Member.id == Delivery.member_id)
+        .join(street, street.c.id == Member.area_id)
+        .join(ward, ward.c.id == func.coalesce(street.c.parent_id, street.c.id))
+        .where(Delivery.message_id == message.id)
+        .group_by(ward.c.name, Delivery.state)
+        .order_by(ward.c.name, Delivery.state)
+    ).all()
     can_approve = (message.status == "awaiting_approval" and message.sender_id != staff.id
                    and has_permission(staff, "core.messages.approve"))
     counts = preview(message, message.sender) if can_approve and message.sender else None
     return render_template("messages/show.html", message=message, by_state=by_state,
+                           by_area=by_area,
                            categories=CATEGORY_LABELS, can_approve=can_approve,
                            counts=counts, form=FlaskForm())
