@@ -27,6 +27,7 @@ from flask import current_app
 from markdown_it import MarkdownIt
 from sqlalchemy import (
     ColumnElement,
+    ScalarSelect,
     Select,
     and_,
     case,
@@ -38,6 +39,7 @@ from sqlalchemy import (
     or_,
     select,
 )
+from sqlalchemy.orm import aliased
 
 from core.areas import within
 from core.extensions import db
@@ -321,6 +323,19 @@ def _deliveries_select(message: Message, who: ColumnElement[bool], at: datetime 
 # -- preview --------------------------------------------------------------------------------
 
 
+def ward_name() -> ScalarSelect[str]:
+    """SQL: the name of the ward of a member (the parent of their street; the area
+    itself when it has no parent), for grouping counts by ward."""
+    street = aliased(Area)
+    ward = aliased(Area)
+    return (
+        select(ward.name)
+        .join(street, ward.id == func.coalesce(street.parent_id, street.id))
+        .where(street.id == Member.area_id)
+        .scalar_subquery()
+    )
+
+
 @dataclass
 class Preview:
     """What sending would do, counted by the database."""
@@ -345,16 +360,12 @@ def preview(message: Message, sender: Staff, at: datetime | None = None) -> Prev
             select(planned.c.channel, func.count()).group_by(planned.c.channel)
         ).all()
     )
-    street = Area.__table__.alias("street")
-    ward = Area.__table__.alias("ward")
+    ward = ward_name()
     by_area = db.session.execute(
-        select(ward.c.name, func.count(Member.id))
-        .select_from(Member)
-        .join(street, street.c.id == Member.area_id)
-        .join(ward, ward.c.id == func.coalesce(street.c.parent_id, street.c.id))
+        select(ward, func.count(Member.id))
         .where(Member.id.in_(ids))
-        .group_by(ward.c.name)
-        .order_by(func.count(Member.id).desc(), ward.c.name)
+        .group_by(ward)
+        .order_by(func.count(Member.id).desc(), ward)
     ).all()
     segments = sms_segments(message.plain_text)
     price = current_app.config["SMS_PENCE_PER_SEGMENT"]

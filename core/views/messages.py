@@ -37,8 +37,9 @@ from core.messaging import (
     schedule,
     send,
     sms_segments,
+    ward_name,
 )
-from core.models import MESSAGE_CATEGORIES, Area, Delivery, Member, Message, Staff, utcnow
+from core.models import MESSAGE_CATEGORIES, Delivery, Member, Message, Staff, utcnow
 from core.plugins import MessageVetoed
 from core.registry import Registry
 from core.scoping import get_scoped_message, message_scope
@@ -326,16 +327,13 @@ def show(message_id: int) -> str:
         .group_by(Delivery.channel, Delivery.state)
         .order_by(Delivery.channel, Delivery.state)
     ).all()
-    street, ward = Area.__table__.alias("street"), Area.__table__.alias("ward")
+    ward = ward_name()
     by_area = db.session.execute(
-        select(ward.c.name, Delivery.state, func.count())
-        .select_from(Delivery)
+        select(ward, Delivery.state, func.count())
         .join(Member, Member.id == Delivery.member_id)
-        .join(street, street.c.id == Member.area_id)
-        .join(ward, ward.c.id == func.coalesce(street.c.parent_id, street.c.id))
         .where(Delivery.message_id == message.id)
-        .group_by(ward.c.name, Delivery.state)
-        .order_by(ward.c.name, Delivery.state)
+        .group_by(ward, Delivery.state)
+        .order_by(ward, Delivery.state)
     ).all()
     can_approve = (message.status == "awaiting_approval" and message.sender_id != staff.id
                    and has_permission(staff, "core.messages.approve"))
