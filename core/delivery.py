@@ -22,6 +22,7 @@ from flask_mail import Message as MailMessage
 from sqlalchemy import case, exists, func, insert, literal, or_, select, update
 from sqlalchemy.orm import aliased
 
+from core.emails import save_to_outbox, unsubscribe_url
 from core.extensions import db, mail
 from core.models import (
     Delivery,
@@ -92,13 +93,6 @@ def outgoing(message: Message, ids: Sequence[int]) -> dict[str, list[Outgoing]]:
             unsubscribe_url=unsubscribe_url(member_id) if channel == "email" else "",
         ))
     return by_channel
-
-
-def unsubscribe_url(member_id: int) -> str:
-    """The member's one-click unsubscribe link (see core.views.account)."""
-    from core.views.account import unsubscribe_url as url
-
-    return url(member_id)
 
 
 #: States a worker may claim (a temporary failure once its retry time has come).
@@ -290,8 +284,6 @@ def deliver_batch(message_id: int, first_id: int, last_id: int) -> None:
 def send_email(message: Message | None, items: list[Outgoing]
                ) -> dict[int, tuple[str, str]]:
     """Email a batch over one SMTP connection (or save it, with no mail server set)."""
-    from core.emails import _save
-
     mails = []
     for item in items:
         mail_message = MailMessage(
@@ -308,7 +300,7 @@ def send_email(message: Message | None, items: list[Outgoing]
         mails.append(mail_message)
     if not current_app.config.get("MAIL_SERVER"):
         for mail_message in mails:
-            _save(mail_message)
+            save_to_outbox(mail_message)
         return {}
     failures: dict[int, tuple[str, str]] = {}
     with mail.connect() as connection:

@@ -25,6 +25,16 @@ def external_url(endpoint: str, **values: str) -> str:
     return current_app.config["BASE_URL"].rstrip("/") + adapter.build(endpoint, values)
 
 
+UNSUBSCRIBE_PURPOSE = "unsubscribe"
+
+
+def unsubscribe_url(member_id: int) -> str:
+    """The signed one-click unsubscribe link of a member, for the List-Unsubscribe header
+    and the foot of every email (RFC 8058)."""
+    token = make_token(UNSUBSCRIBE_PURPOSE, {"m": member_id})
+    return external_url("account.unsubscribe", token=token)
+
+
 def send(to: str, subject: str, template: str, language: str = "en", **context: object) -> None:
     """Render ``emails/<template>.txt`` (and ``.html``) in ``language`` and send it."""
     with force_locale(language):
@@ -37,11 +47,12 @@ def send(to: str, subject: str, template: str, language: str = "en", **context: 
     if current_app.config.get("MAIL_SERVER"):
         mail.send(msg)
     else:
-        _save(msg)
+        save_to_outbox(msg)
 
 
-def _save(msg: Message) -> None:
-    # The embedded default: no mail server, so keep the email where a developer finds it.
+def save_to_outbox(msg: Message) -> None:
+    """Keep an email as a file in instance/outbox/ (the embedded default, with no mail
+    server set) and log where."""
     outbox = Path(current_app.instance_path) / "outbox"
     outbox.mkdir(parents=True, exist_ok=True)
     path = outbox / f"{utcnow():%Y%m%dT%H%M%S%f}-{msg.recipients[0]}.eml"

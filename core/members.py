@@ -33,6 +33,7 @@ from core.models import (
     utcnow,
 )
 from core.phones import normalise_phone
+from core.registry import current_registry
 
 EXPORT_FORMAT = "commonwatch-members"
 EXPORT_VERSION = 1
@@ -42,11 +43,6 @@ DEMOGRAPHICS = {
     "age_band": ("under_25", "25_44", "45_64", "65_74", "75_plus"),
     "ethnic_group": ("asian", "black", "mixed", "white", "other"),
 }
-
-
-def registry() -> Any:
-    """The registry of the current app."""
-    return current_app.extensions["commonwatch"].registry
 
 
 @dataclass
@@ -96,7 +92,8 @@ def _apply(member: Member, data: MemberData, method: str) -> None:
     member.channels = [kept.get(c) or MemberChannel(channel=c) for c in wanted]
 
     # Interests of disabled plugins are kept, so re-enabling one restores them.
-    known = registry().watch_types
+    registry = current_registry()
+    known = registry.watch_types
     unknown_kept = [i for i in member.interests if i.watch_type not in known]
     chosen = [w for w in known if w in data.interests]
     current = {i.watch_type: i for i in member.interests}
@@ -104,8 +101,8 @@ def _apply(member: Member, data: MemberData, method: str) -> None:
         current.get(w) or MemberInterest(watch_type=w) for w in chosen
     ]
 
-    fields = registry().member_fields
-    visible = {f.name for f in registry().fields_for(chosen)}
+    fields = registry.member_fields
+    visible = {f.name for f in registry.fields_for(chosen)}
     values = {v.name: v for v in member.field_values}
     new_values = [v for n, v in values.items() if n not in fields]
     for name in fields:

@@ -147,6 +147,13 @@ def _add(
         registry.owners[name] = plugin
 
 
+def current_registry() -> Registry:
+    """The registry of the app handling this request or job."""
+    from flask import current_app
+
+    return current_app.extensions["commonwatch"].registry
+
+
 def build_registry(plugins: CommonwatchPlugins) -> Registry:
     """Collect the registry hooks of every enabled plugin into one checked map."""
     registry = Registry()

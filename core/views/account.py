@@ -9,7 +9,6 @@ from flask import (
     Blueprint,
     Response,
     abort,
-    current_app,
     flash,
     redirect,
     render_template,
@@ -28,6 +27,7 @@ from core import sessions
 from core.access import log_denied, member_required, public
 from core.emails import (
     DOORSTEP_MAX_AGE,
+    UNSUBSCRIBE_PURPOSE,
     VERIFY_MAX_AGE,
     notify_security_event,
     send_verification_email,
@@ -56,8 +56,8 @@ from core.members import (
     update_member,
 )
 from core.models import Delivery, Member, MemberAccess, Message, utcnow
-from core.registry import Registry
-from core.security import check_password, hash_password, make_token, read_token, set_password
+from core.registry import current_registry
+from core.security import check_password, hash_password, read_token, set_password
 from core.views.auth import change_password_page
 
 bp = Blueprint("account", __name__)
@@ -66,14 +66,10 @@ bp = Blueprint("account", __name__)
 UNSUBSCRIBE_MAX_AGE = 366 * 24 * 3600
 
 
-def _registry() -> Registry:
-    return current_app.extensions["commonwatch"].registry
-
-
 @bp.route("/register", methods=["GET", "POST"])
 @public
 def register() -> str | BaseResponse:
-    form = resident_form(RegistrationExtras, _registry())
+    form = resident_form(RegistrationExtras, current_registry())
     if form.validate_on_submit():
         if email_taken(form.email.data):
             form.email.errors.append(
@@ -141,7 +137,7 @@ def confirm_doorstep(token: str) -> str | BaseResponse | tuple[str, int]:
 @member_required
 def index() -> str:
     member = current_user._get_current_object()
-    registry = _registry()
+    registry = current_registry()
     return render_template(
         "account/index.html",
         member=member,
@@ -159,7 +155,7 @@ def index() -> str:
 @member_required
 def profile() -> str | BaseResponse:
     member = current_user._get_current_object()
-    form = resident_form(ProfileExtras, _registry())
+    form = resident_form(ProfileExtras, current_registry())
     if not form.is_submitted():
         form.fill(member_data(member))
     if form.validate_on_submit():
@@ -311,18 +307,6 @@ def resend_verification() -> BaseResponse:
         enqueue(send_verification_email, current_user.id)
         flash(_("We have sent the link again"), "success")
     return redirect(url_for("account.index"))
-
-
-UNSUBSCRIBE_PURPOSE = "unsubscribe"
-
-
-def unsubscribe_url(member_id: int) -> str:
-    """The signed one-click unsubscribe link of a member, for the List-Unsubscribe header
-    and the foot of every email (RFC 8058)."""
-    from core.emails import external_url
-
-    token = make_token(UNSUBSCRIBE_PURPOSE, {"m": member_id})
-    return external_url("account.unsubscribe", token=token)
 
 
 @bp.route("/unsubscribe/<token>", methods=["GET", "POST"])

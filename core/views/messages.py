@@ -41,7 +41,7 @@ from core.messaging import (
 )
 from core.models import MESSAGE_CATEGORIES, Delivery, Member, Message, Staff, utcnow
 from core.plugins import MessageVetoed
-from core.registry import Registry
+from core.registry import Registry, current_registry
 from core.scoping import get_scoped_message, message_scope
 
 bp = Blueprint("messages", __name__, url_prefix="/staff/messages")
@@ -200,12 +200,6 @@ def message_form(registry: Registry, **kwargs: Any) -> MessageForm:
     return form
 
 
-def _registry() -> Registry:
-    from flask import current_app
-
-    return current_app.extensions["commonwatch"].registry
-
-
 @bp.get("/")
 @staff_required("core.messages.send")
 def index() -> str:
@@ -222,7 +216,7 @@ def index() -> str:
 @staff_required("core.messages.send")
 def new() -> str | Response:
     staff: Staff = g.staff
-    form = message_form(_registry())
+    form = message_form(current_registry())
     if form.validate_on_submit():
         target = form.target()
         message = create_message(

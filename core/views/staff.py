@@ -39,8 +39,9 @@ from core.forms import (
     resident_form,
 )
 from core.jobs import enqueue
-from core.members import create_member, email_taken, registry
+from core.members import create_member, email_taken
 from core.models import ROLES, Area, Member, Staff
+from core.registry import current_registry
 from core.scoping import (
     get_scoped_member,
     get_scoped_staff,
@@ -101,7 +102,7 @@ def member(member_id: int) -> str:
     resident = get_scoped_member(staff, member_id)
     log_access(staff, "view", member_ids=[resident.id])
     db.session.commit()
-    watch_types = registry().watch_types
+    watch_types = current_registry().watch_types
     return render_template(
         "staff/member.html",
         member=resident,
@@ -167,7 +168,7 @@ def export_members() -> Response:
 @staff_required("core.members.register")
 def register_member() -> str | BaseResponse:
     staff: Staff = g.staff
-    form = resident_form(DoorstepExtras, registry())
+    form = resident_form(DoorstepExtras, current_registry())
     if form.validate_on_submit():
         postcode = lookup_postcode(form.postcode.data)
         in_scope = postcode is not None and db.session.scalar(
