@@ -2,20 +2,28 @@
 
 Seeds a scratch database with 1,000,000 members across 6 counties (170,000 in the first,
 Hertfordshire's size), every member with email and a third with SMS too, all consenting
-to the force. Then, in one run:
+to the force, and counts their reach (``commonwatch refresh-reach --full``, as after a
+bulk load). Then, in one run:
 
 * fanout: ``core.messaging.send`` of one alert to the whole first county, from the send
   call until every delivery row is committed and every delivery job is on the RQ queue;
   run in a fresh process, whose peak memory is reported;
 * baseline: a bare ``INSERT ... SELECT`` of the same rows into a scratch table with the
-  same indexes, in the same database — the physical limit;
-* the reach preview of an alert to all 1,000,000 members.
+  same indexes, in the same database: the physical limit;
+* the reach preview of an alert to all 1,000,000 members: once straight after the send
+  (the county's counts are stale then, so its 170,000 members are counted one by one),
+  then after the sweep has recounted them (the usual case, and the figure reported);
+* delivery: 2 RQ workers (``commonwatch worker --burst``) draining the alert's deliveries
+  (the county's emails to Postfix's ``smtp-sink`` on loopback, the SMS to the development
+  channel), statuses written; and the same run's ceiling, a plain ``smtplib`` blast of
+  the same email from 2 processes to the same sink.
 
-Not measured yet: draining the deliveries to an SMTP sink (smtp_per_s).
+``smtp-sink`` is taken from Debian's postfix package (downloaded and unpacked into
+``bench/.cache`` on first use, nothing installed), or from ``COMMONWATCH_SMTP_SINK``.
 
 Its last line is machine-readable:
-``fanout_s=<f> baseline_s=<f> ratio=<fanout/baseline> preview_1m_ms=<f> fanout_rss_mb=<f>
-deliveries=<n>``
+``fanout_s=<f> baseline_s=<f> ratio=<fanout/baseline> preview_1m_ms=<f> smtp_per_s=<f>
+smtp_ceiling_per_s=<f> fanout_rss_mb=<f>``
 """
 
 from __future__ import annotations
@@ -25,6 +33,9 @@ import json
 import multiprocessing
 import os
 import resource
+import smtplib
+import socket
+import subprocess
 import tempfile
 import time
 from datetime import UTC, datetime
@@ -37,13 +48,15 @@ COUNTY = 170_000
 NOON = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
 
-def make_app(url: str, redis_url: str | None):  # noqa: ANN201 - a Flask app
+def make_app(url: str, redis_url: str | None, **config: object):  # noqa: ANN201 - Flask
     from core import create_app
 
     return create_app({
         "DATABASE_URL": url, "REDIS_URL": redis_url, "SECRET_KEY": "bench",
         "PLUGINS": "none", "AREA_LEVELS": "country,county,ward,street",
-        "RQ_QUEUES": "bench",
+        "RQ_QUEUES": "bench", "BASE_URL": "https://alerts.example.org",
+        # The sink and the development channel have no provider's rate to respect.
+        "CHANNEL_RATE_LIMITS": {}, **config,
     })
 
 
@@ -112,6 +125,11 @@ def seed(url: str, members: int, county: int) -> None:
                 auto.exec_driver_sql(f"VACUUM ANALYZE {table}")
             auto.exec_driver_sql("CHECKPOINT")
         print(f"seeded {members} members in {time.perf_counter() - start:.1f} s")
+        from core.reach import refresh
+
+        start = time.perf_counter()
+        refresh(full=True)
+        print(f"counted their reach in {time.perf_counter() - start:.1f} s")
 
 
 def add_staff(url: str) -> tuple[int, int]:
@@ -194,7 +212,8 @@ def baseline(url: str) -> float:
         return time.perf_counter() - start
 
 
-def time_preview(url: str, staff_id: int, repeats: int = 3) -> float:
+def time_preview(url: str, staff_id: int, repeats: int = 3) -> tuple[float, float]:
+    """(first, best of ``repeats``) preview times in ms of an alert to every member."""
     from core.extensions import db
     from core.messaging import preview
     from core.models import Staff
@@ -205,15 +224,132 @@ def time_preview(url: str, staff_id: int, repeats: int = 3) -> float:
         message = draft(staff)
         db.session.add(message)
         db.session.flush()
-        best = float("inf")
+        times = []
         for _ in range(repeats):
             start = time.perf_counter()
             result = preview(message, staff, at=NOON)
-            best = min(best, time.perf_counter() - start)
+            times.append(time.perf_counter() - start)
         assert result.people == MEMBERS or result.people > 0
         db.session.rollback()
         print(f"preview: {result.people} people, {result.deliveries_by_channel}")
-        return best * 1000
+        return times[0] * 1000, min(times) * 1000
+
+
+def recount(url: str) -> float:
+    """What the periodic sweep does after a send: recount the areas that changed."""
+    from core.reach import refresh
+
+    app = make_app(url, None)
+    with app.app_context():
+        start = time.perf_counter()
+        refresh()
+        return time.perf_counter() - start
+
+
+# -- delivery ---------------------------------------------------------------------------------
+
+
+def smtp_sink_command(port: int) -> list[str]:
+    """How to run Postfix's smtp-sink on loopback ``port``, fetching it if need be."""
+    given = os.environ.get("COMMONWATCH_SMTP_SINK")
+    cache = Path(__file__).parent / ".cache" / "postfix"
+    binary = Path(given) if given else cache / "usr" / "sbin" / "smtp-sink"
+    if not binary.exists():
+        cache.mkdir(parents=True, exist_ok=True)
+        subprocess.run(["apt-get", "download", "postfix"], cwd=cache, check=True,
+                       stdout=subprocess.DEVNULL)
+        package = next(cache.glob("postfix_*.deb"))
+        subprocess.run(["dpkg-deb", "-x", str(package), str(cache)], check=True)
+    command = [str(binary), "-c", f"127.0.0.1:{port}", "1024"]
+    if os.geteuid() == 0:
+        command[1:1] = ["-u", "nobody"]
+    return command
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_sink(port: int) -> subprocess.Popen:
+    lib = Path(__file__).parent / ".cache" / "postfix" / "usr" / "lib" / "postfix"
+    sink = subprocess.Popen(smtp_sink_command(port), stdout=subprocess.DEVNULL,
+                            env={**os.environ, "LD_LIBRARY_PATH": str(lib)})
+    for _ in range(100):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return sink
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError("smtp-sink did not start")
+
+
+def work(url: str, redis_url: str, port: int) -> None:
+    """One ``commonwatch worker --burst`` sending to the sink."""
+    from core.jobs import run_worker
+
+    app = make_app(url, redis_url, MAIL_SERVER="127.0.0.1", MAIL_PORT=port)
+    run_worker(app, ["urgent", "default"], burst=True, logging_level="WARNING")
+
+
+def deliver(url: str, redis_url: str, port: int) -> tuple[float, int]:
+    """Drain the queued alert with 2 workers; (seconds, emails sent)."""
+    from core.extensions import db
+
+    context = multiprocessing.get_context("spawn")
+    workers = [context.Process(target=work, args=(url, redis_url, port)) for _ in range(2)]
+    start = time.perf_counter()
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    elapsed = time.perf_counter() - start
+    app = make_app(url, None)
+    with app.app_context():
+        states = dict(db.session.execute(text(
+            "SELECT channel || ':' || state, count(*) FROM delivery GROUP BY 1")).all())
+    print("delivery states:", states)
+    return elapsed, states.get("email:sent", 0)
+
+
+def sample_email(url: str) -> str:
+    """One of the alert's emails exactly as the workers built it, for the ceiling."""
+    from core.delivery import outgoing
+    from core.extensions import db, mail
+    from core.models import Delivery, Message
+
+    app = make_app(url, None)
+    with app.app_context():
+        message = db.session.scalars(select(Message).order_by(Message.id.desc())).first()
+        first = db.session.scalar(select(Delivery.id).where(
+            Delivery.message_id == message.id, Delivery.channel == "email").limit(1))
+        item = outgoing(message, [first])["email"][0]
+        from flask_mail import Message as MailMessage
+
+        mail_message = MailMessage(subject=item.subject, recipients=[item.address],
+                                   body=item.text, html=item.html,
+                                   sender=app.config["MAIL_DEFAULT_SENDER"])
+        assert mail  # the same Flask-Mail the workers use
+        return mail_message.as_string()
+
+
+def blast(port: int, raw: str, count: int) -> None:
+    with smtplib.SMTP("127.0.0.1", port) as smtp:
+        for n in range(count):
+            smtp.sendmail("no-reply@example.org", [f"m{n}@example.org"], raw)
+
+
+def ceiling(port: int, raw: str, count: int) -> float:
+    """Emails per second a plain smtplib blast from 2 processes gets through the sink."""
+    context = multiprocessing.get_context("spawn")
+    blasters = [context.Process(target=blast, args=(port, raw, count // 2)) for _ in range(2)]
+    start = time.perf_counter()
+    for blaster in blasters:
+        blaster.start()
+    for blaster in blasters:
+        blaster.join()
+    return (count // 2 * 2) / (time.perf_counter() - start)
 
 
 def main() -> None:
@@ -240,10 +376,26 @@ def main() -> None:
     print("fanout:", json.dumps({k: round(v, 3) if isinstance(v, float) else v
                                  for k, v in result.items()}))
     baseline_s = baseline(url)
-    preview_ms = time_preview(url, sysadmin_id)
+    cold_ms, _ = time_preview(url, sysadmin_id, repeats=1)
+    recount_s = recount(url)
+    _, preview_ms = time_preview(url, sysadmin_id)
+    print(f"preview straight after the send: {cold_ms:.0f} ms; the sweep's recount took "
+          f"{recount_s:.2f} s; then {preview_ms:.1f} ms")
+
+    port = free_port()
+    sink = start_sink(port)
+    try:
+        seconds, emails = deliver(url, redis_url, port)
+        smtp_per_s = emails / seconds
+        print(f"delivery: {emails} emails in {seconds:.1f} s")
+        ceiling_per_s = ceiling(port, sample_email(url), min(emails, 60_000) or 60_000)
+    finally:
+        sink.terminate()
+        sink.wait()
     print(f"fanout_s={result['fanout_s']:.3f} baseline_s={baseline_s:.3f} "
-          f"ratio={result['fanout_s'] / baseline_s:.2f} preview_1m_ms={preview_ms:.0f} "
-          f"fanout_rss_mb={result['rss_mb']:.0f} deliveries={result['deliveries']}")
+          f"ratio={result['fanout_s'] / baseline_s:.2f} preview_1m_ms={preview_ms:.1f} "
+          f"smtp_per_s={smtp_per_s:.0f} smtp_ceiling_per_s={ceiling_per_s:.0f} "
+          f"fanout_rss_mb={result['rss_mb']:.0f}")
 
 
 if __name__ == "__main__":

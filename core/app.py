@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Flask, current_app, g, has_request_context, request, session
 from flask_babel import Babel, get_locale
@@ -25,6 +27,7 @@ from core.models import LANGUAGES, Member, Staff, UTCDateTime
 from core.plugins import CommonwatchPlugins, PluginError, installed_plugins, parse_enabled
 from core.registry import Registry, build_registry
 from core.sessions import check_request
+from core.views.vendor import STATIC_ENDPOINTS
 
 CORE_DIR = Path(__file__).parent
 
@@ -85,6 +88,21 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     _init_templates(app)
     plugins.call("commonwatch_app_ready", app=app)
     return app
+
+
+def tile_source(url: str | None) -> str:
+    """The CSP source (with a leading space) that lets the map load tiles from the
+    ``MAP_TILE_URL`` template ``url``; "" when unset or not an http(s) URL.
+
+    A ``{s}`` subdomain becomes the ``*.`` wildcard: ``https://{s}.tile.example.org/...``
+    gives `` https://*.tile.example.org``."""
+    if not url:
+        return ""
+    parts = urlsplit(str(url))
+    host = re.sub(r"^\{s\}\.", "*.", parts.netloc)
+    if parts.scheme not in ("http", "https") or not re.fullmatch(r"[\w*.:\[\]-]+", host):
+        return ""
+    return f" {parts.scheme}://{host}"
 
 
 def _render_migration_item(type_: str, obj: Any, autogen_context: Any) -> str | bool:
@@ -160,10 +178,12 @@ def _load_user(user_id: str) -> Member | Staff | None:
 
 
 def _register_core_blueprints(app: Flask) -> None:
-    from core.views import account, auth, callbacks, messages, public, staff
+    from core.views import account, auth, callbacks, messages, public, push, staff
     from core.views.errors import register_error_pages
+    from core.views.vendor import leaflet_bp
 
-    for bp in (public.bp, auth.bp, account.bp, staff.bp, messages.bp, callbacks.bp):
+    for bp in (public.bp, auth.bp, account.bp, staff.bp, messages.bp, callbacks.bp, push.bp,
+               leaflet_bp):
         app.register_blueprint(bp)
     register_error_pages(app)
 
@@ -219,7 +239,7 @@ def _init_templates(app: Flask) -> None:
 
     @app.before_request
     def _session_still_valid() -> None:
-        if request.endpoint and request.endpoint != "static":
+        if request.endpoint and request.endpoint not in STATIC_ENDPOINTS:
             reason = check_request()
             if reason:
                 app.logger.info("signed out: %s", reason)
@@ -250,10 +270,11 @@ def _init_templates(app: Flask) -> None:
     @app.after_request
     def _headers(response: Any) -> Any:
         nonce = g.get("csp_nonce", "")
+        tiles = tile_source(app.config.get("MAP_TILE_URL"))
         response.headers.setdefault(
             "Content-Security-Policy",
             f"default-src 'self'; script-src 'self' 'nonce-{nonce}'; "
-            f"style-src 'self' 'nonce-{nonce}'; img-src 'self' data: https:; "
+            f"style-src 'self' 'nonce-{nonce}'; img-src 'self' data: https:{tiles}; "
             "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'",
         )
         response.headers.setdefault("X-Content-Type-Options", "nosniff")

@@ -168,10 +168,25 @@ def worker_command(queues: tuple[str, ...], burst: bool) -> None:
               help="Seconds after which a claimed delivery counts as stuck.")
 @with_appcontext
 def sweep_command(stuck_after: int | None) -> None:
-    """Re-queue deliveries left behind by a worker that died; run every few minutes."""
+    """Re-queue deliveries left behind by a worker that died, send scheduled messages
+    that are due and recount the reach of areas whose members changed; run every
+    minute or few."""
     from core.delivery import sweep
+    from core.reach import refresh
 
     click.echo(f"put back {sweep(stuck_after)} deliveries")
+    click.echo(f"recounted reach after {refresh()} member changes")
+
+
+@click.command("refresh-reach")
+@click.option("--full", is_flag=True, help="Recount every area, not only those that changed.")
+@with_appcontext
+def refresh_reach_command(full: bool) -> None:
+    """Recount the pre-counted reach that message previews use (sweep-deliveries does
+    this for changed areas; --full after loading members with plain SQL)."""
+    from core.reach import refresh
+
+    click.echo(f"recounted reach after {refresh(full=full)} member changes")
 
 
 @click.command("send-digests")
@@ -181,6 +196,17 @@ def digests_command() -> None:
     from core.delivery import send_digests
 
     click.echo(f"sent {send_digests()} digests")
+
+
+@click.command("vapid-keys")
+def vapid_keys_command() -> None:
+    """Print a new VAPID key pair for web push, as the two settings to give every
+    process (keep the private key secret)."""
+    from core.push import generate_vapid_keys
+
+    private, public = generate_vapid_keys()
+    click.echo(f"COMMONWATCH_VAPID_PRIVATE_KEY={private}")
+    click.echo(f"COMMONWATCH_VAPID_PUBLIC_KEY={public}")
 
 
 @click.command("upgrade")
@@ -222,7 +248,9 @@ CORE_COMMANDS = [
     demo_command,
     worker_command,
     sweep_command,
+    refresh_reach_command,
     digests_command,
+    vapid_keys_command,
 ]
 
 

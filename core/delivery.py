@@ -13,6 +13,9 @@ import json
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from email.message import EmailMessage
+from email.policy import SMTP
+from email.utils import formataddr, formatdate, parseaddr
 from typing import Any
 
 from flask import current_app, render_template
@@ -22,6 +25,7 @@ from flask_mail import Message as MailMessage
 from sqlalchemy import case, exists, func, insert, literal, or_, select, update
 from sqlalchemy.orm import aliased
 
+from core import reach
 from core.emails import save_to_outbox, unsubscribe_url
 from core.extensions import db, mail
 from core.models import (
@@ -35,6 +39,7 @@ from core.models import (
     utcnow,
 )
 from core.plugins import hookimpl
+from core.push import send_push
 from core.registry import Channel, Outgoing
 
 
@@ -85,7 +90,8 @@ def outgoing(message: Message, ids: Sequence[int]) -> dict[str, list[Outgoing]]:
     by_channel: dict[str, list[Outgoing]] = defaultdict(list)
     for delivery_id, channel, member_id, email, phone, language in rows:
         subject, text, body, plain = rendered[language]
-        address = email if channel == "email" else (phone or "")
+        # Push goes to every device of the member: the address is the member.
+        address = {"email": email, "push": str(member_id)}.get(channel, phone or "")
         by_channel[channel].append(Outgoing(
             delivery_id=delivery_id, member_id=member_id, address=address,
             language=language, subject=subject,
@@ -141,7 +147,9 @@ def try_next_channel(delivery_ids: list[int], now: datetime) -> int:
     """For members whose delivery failed permanently and whom nothing else of the message
     is reaching, queue the message on their next allowed channel with a working contact,
     whatever its time of day, quiet hours still holding SMS and voice (one statement).
-    Returns how many deliveries were added."""
+    "Next" follows ``FALLBACK_ORDER`` from the failed channel, then wraps around to the
+    channels before it (push, last, falls back on email); a channel is tried once per
+    message. Returns how many deliveries were added."""
     from core.messaging import has_contact, held_until
 
     failed = aliased(Delivery)
@@ -158,13 +166,14 @@ def try_next_channel(delivery_ids: list[int], now: datetime) -> int:
     candidates = (
         select(failed.message_id, failed.member_id, MemberChannel.channel,
                held_until(Message.priority, now).label("not_before"),
-               func.row_number().over(partition_by=failed.id, order_by=rank).label("n"))
+               func.row_number().over(partition_by=failed.id,
+                                      order_by=(rank < failed_rank, rank)).label("n"))
         .select_from(failed)
         .join(Member, Member.id == failed.member_id)
         .join(Message, Message.id == failed.message_id)
         .join(MemberChannel, MemberChannel.member_id == failed.member_id)
         .where(failed.id.in_(delivery_ids), failed.state == "permanent-failure",
-               rank > failed_rank, ~still_reaching, ~tried, has_contact())
+               ~still_reaching, ~tried, has_contact())
         .subquery()
     )
     added = db.session.execute(
@@ -185,6 +194,7 @@ def mark_failing_contacts(delivery_ids: list[int], now: datetime) -> None:
     ``CONTACT_FAILURES_TO_INVALID`` times; nothing is sent to it until it changes."""
     limit = current_app.config["CONTACT_FAILURES_TO_INVALID"]
     members = select(Delivery.member_id).where(Delivery.id.in_(delivery_ids))
+    reach.mark_members(db.session.scalars(members.distinct()))
     for column, channels in ((Member.email_invalid_at, ("email",)),
                              (Member.phone_invalid_at, ("sms", "voice"))):
         failing = (
@@ -281,32 +291,96 @@ def deliver_batch(message_id: int, first_id: int, last_id: int) -> None:
 # -- the core's channels ---------------------------------------------------------------------
 
 
+def _mail_message(item: Outgoing) -> MailMessage:
+    mail_message = MailMessage(
+        subject=item.subject, recipients=[item.address],
+        body=item.text + "\n\n" + item.unsubscribe_url,
+        html=item.html.replace("{unsubscribe_url}", item.unsubscribe_url) or None,
+    )
+    mail_message.extra_headers = {
+        "X-Commonwatch-Delivery": str(item.delivery_id),
+        # RFC 8058 one-click unsubscribe; the link needs no sign-in.
+        "List-Unsubscribe": f"<{item.unsubscribe_url}>",
+        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+    }
+    return mail_message
+
+
+#: Stand-ins, in an email built once per batch and language, for what differs between
+#: recipients. Letters and digits only, so quoted-printable leaves them as they are.
+_TO, _ID, _URL = "CWRECIPIENTxTO", "CWDELIVERYxID", "CWUNSUBSCRIBExURL"
+
+
+def _qp(url: str) -> bytes:
+    """``url`` in quoted-printable, in short soft-broken lines."""
+    escaped = url.replace("=", "=3D")
+    return "=\r\n".join(escaped[i:i + 60] for i in range(0, len(escaped), 60)).encode()
+
+
+class _Template:
+    """One alert email as bytes, built once with the email package, then completed for
+    each recipient by filling in their address, delivery id and unsubscribe link: the
+    email package takes some 3 ms to build a message, sending it a tenth of that."""
+
+    def __init__(self, item: Outgoing, sender: str, domain: str) -> None:
+        email = EmailMessage(policy=SMTP)
+        email["Subject"] = item.subject
+        email["From"] = sender
+        email["To"] = _TO
+        email["Date"] = formatdate()
+        email["Message-ID"] = f"<{_ID}@{domain}>"
+        email["X-Commonwatch-Delivery"] = _ID
+        # RFC 8058 one-click unsubscribe; the link needs no sign-in.
+        email["List-Unsubscribe"] = f"<{_URL}>"
+        email["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+        # Quoted-printable keeps the stand-ins whole (base64 would not).
+        email.set_content(item.text + "\n\n" + _URL + "\n", cte="quoted-printable")
+        links = item.html.count("{unsubscribe_url}") if item.html else 0
+        if item.html:
+            email.add_alternative(item.html.replace("{unsubscribe_url}", _URL),
+                                  subtype="html", cte="quoted-printable")
+        self.raw = email.as_bytes()
+        # Should a stand-in ever be split by line folding, send the slow way instead.
+        self.usable = (self.raw.count(_URL.encode()) == 2 + links
+                       and self.raw.count(_ID.encode()) == 2
+                       and self.raw.count(_TO.encode()) == 1)
+
+    def fill(self, item: Outgoing) -> bytes:
+        """The email for ``item``."""
+        raw = self.raw.replace(_TO.encode(), item.address.encode())
+        raw = raw.replace(_ID.encode(), str(item.delivery_id).encode())
+        # In headers the link is plain; in the bodies, quoted-printable.
+        head, _, body = raw.partition(b"\r\n\r\n")
+        url = item.unsubscribe_url
+        return (head.replace(_URL.encode(), url.encode()) + b"\r\n\r\n"
+                + body.replace(_URL.encode(), _qp(url)))
+
+
 def send_email(message: Message | None, items: list[Outgoing]
                ) -> dict[int, tuple[str, str]]:
     """Email a batch over one SMTP connection (or save it, with no mail server set)."""
-    mails = []
-    for item in items:
-        mail_message = MailMessage(
-            subject=item.subject, recipients=[item.address],
-            body=item.text + "\n\n" + item.unsubscribe_url,
-            html=item.html.replace("{unsubscribe_url}", item.unsubscribe_url) or None,
-        )
-        mail_message.extra_headers = {
-            "X-Commonwatch-Delivery": str(item.delivery_id),
-            # RFC 8058 one-click unsubscribe; the link needs no sign-in.
-            "List-Unsubscribe": f"<{item.unsubscribe_url}>",
-            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-        }
-        mails.append(mail_message)
     if not current_app.config.get("MAIL_SERVER"):
-        for mail_message in mails:
-            save_to_outbox(mail_message)
+        for item in items:
+            save_to_outbox(_mail_message(item))
         return {}
+    sender = current_app.config["MAIL_DEFAULT_SENDER"]
+    if isinstance(sender, tuple | list):
+        sender = formataddr(tuple(sender))
+    envelope_from = parseaddr(sender)[1]
+    domain = envelope_from.rpartition("@")[2] or "localhost"
+    templates: dict[tuple[str, str, str], _Template] = {}
     failures: dict[int, tuple[str, str]] = {}
     with mail.connect() as connection:
-        for item, mail_message in zip(items, mails, strict=True):
+        for item in items:
             try:
-                connection.send(mail_message)
+                key = (item.subject, item.text, item.html)
+                if key not in templates:
+                    templates[key] = _Template(item, sender, domain)
+                template = templates[key]
+                if template.usable and item.address.isascii():
+                    connection.host.sendmail(envelope_from, [item.address], template.fill(item))
+                else:
+                    connection.send(_mail_message(item))
             except Exception as exc:  # noqa: BLE001 - recorded per delivery
                 failures[item.delivery_id] = ("temporary-failure", type(exc).__name__)
     return failures
@@ -363,7 +437,7 @@ def commonwatch_channels() -> list[Channel]:
     # GOV.UK Notify sends no voice calls: voice stays on the development channel until a
     # voice provider plugin replaces it.
     return [Channel("email", send_email), Channel("sms", send_sms),
-            Channel("voice", dev("voice")), Channel("push", dev("push"))]
+            Channel("voice", dev("voice")), Channel("push", send_push)]
 
 
 def sweep(stuck_after_seconds: int | None = None) -> int:

@@ -66,11 +66,12 @@ def enqueue_many(func: Callable[..., Any], calls: list[tuple[Any, ...]],
     ])
 
 
-def run_worker(app: Flask, queues: list[str], burst: bool = False) -> None:
+def run_worker(app: Flask, queues: list[str], burst: bool = False,
+               logging_level: str = "INFO") -> None:
     """Process jobs from ``queues`` inside ``app``'s context until stopped (or, with
     ``burst``, until the queues are empty)."""
     connection = redis_connection(app)
     with app.app_context():
         worker = SimpleWorker([Queue(q, connection=connection) for q in queues],
                               connection=connection)
-        worker.work(burst=burst, with_scheduler=not burst)
+        worker.work(burst=burst, with_scheduler=not burst, logging_level=logging_level)

@@ -13,7 +13,7 @@ from typing import IO, Any
 
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from core.areas import lookup_postcode, normalise_postcode
 from core.extensions import db
@@ -21,6 +21,7 @@ from core.models import (
     CHANNELS,
     LANGUAGES,
     Area,
+    Delivery,
     Member,
     MemberAccess,
     MemberChannel,
@@ -181,6 +182,8 @@ def opt_out(member: Member) -> None:
 
 def erase(member: Member) -> None:
     """Delete the member and everything held about them (not committed)."""
+    # Deliveries carry no foreign key (see core.models.Delivery): delete them here.
+    db.session.execute(delete(Delivery).where(Delivery.member_id == member.id))
     db.session.delete(member)
 
 

@@ -29,6 +29,7 @@ from sqlalchemy import (
     ColumnElement,
     ScalarSelect,
     Select,
+    Subquery,
     and_,
     case,
     false,
@@ -39,7 +40,6 @@ from sqlalchemy import (
     or_,
     select,
 )
-from sqlalchemy.orm import aliased
 
 from core.areas import within
 from core.extensions import db
@@ -52,6 +52,15 @@ from core.models import (
     Staff,
     UTCDateTime,
     utcnow,
+)
+from core.reach import (
+    Counts,
+    dirty_areas,
+    mark,
+    messages_since,
+    precounted,
+    reachable,
+    ward_of,
 )
 from core.scoping import member_scope
 from core.shapes import ShapeError, postcodes_inside
@@ -136,6 +145,10 @@ class Resolved:
 
     clause: ColumnElement[bool]
     description: str
+    #: The areas aimed at (the sender's own when none were chosen).
+    areas: list[Area]
+    #: Whether areas alone decide who is reached (no shape, watch types or rules).
+    areas_only: bool
 
 
 def resolve(target: Target, sender: Staff, priority: int) -> Resolved:
@@ -148,10 +161,10 @@ def resolve(target: Target, sender: Staff, priority: int) -> Resolved:
     words: list[str] = []
     conditions: list[ColumnElement[bool]] = [
         member_scope(sender),
-        Member.email_verified_at.is_not(None),
-        Member.opted_out_at.is_(None),
+        reachable(),
         Member.min_priority >= priority,
     ]
+    aimed_at = list(sender.areas)
 
     if target.areas:
         areas = list(db.session.scalars(select(Area).where(Area.code.in_(target.areas))))
@@ -167,6 +180,7 @@ def resolve(target: Target, sender: Staff, priority: int) -> Resolved:
             errors["areas"] = f"outside your areas: {', '.join(outside)}"
         else:
             conditions.append(within(areas, Member.area_id))
+            aimed_at = areas
             words.append("in " + ", ".join(a.name for a in areas))
     else:
         words.append("in all your areas")
@@ -215,7 +229,8 @@ def resolve(target: Target, sender: Staff, priority: int) -> Resolved:
         raise TargetError(errors)
     if audience:
         conditions.append(or_(*audience))
-    return Resolved(and_(*conditions), "Residents " + " ".join(words))
+    return Resolved(and_(*conditions), "Residents " + " ".join(words), aimed_at,
+                    areas_only=target.shape is None and not audience and not target.rules)
 
 
 def recipients(message: Message, sender: Staff) -> Select[tuple[int]]:
@@ -236,12 +251,18 @@ def is_daytime(at: datetime | None = None) -> bool:
 
 def has_contact() -> ColumnElement[bool]:
     """SQL over MemberChannel (joined to Member): the member has a working contact for
-    the channel. Push needs a device subscription, which no member can have yet."""
+    the channel. Push needs at least one subscribed device."""
+    from sqlalchemy import exists
+
+    from core.models import PushSubscription
+
     return or_(
         and_(MemberChannel.channel == "email", Member.email_verified_at.is_not(None),
              Member.email_invalid_at.is_(None)),
         and_(MemberChannel.channel.in_(("sms", "voice")), Member.phone.is_not(None),
              Member.phone_invalid_at.is_(None)),
+        and_(MemberChannel.channel == "push",
+             exists().where(PushSubscription.member_id == MemberChannel.member_id)),
     )
 
 
@@ -287,37 +308,37 @@ def _day_start(at: datetime | None) -> datetime:
     return local.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
-def _state_for(message: Message, at: datetime | None) -> ColumnElement[str]:
+def _state_for(message: Message, today: Subquery | None) -> ColumnElement[str]:
     """SQL: "queued", or "digest" for a non-urgent message to a member who chose the
     digest or already had their daily number of messages (the fatigue guard)."""
     if message.priority <= 1:
         return literal("queued")  # urgent messages bypass the cap and the digest
-    today = (
-        select(func.count(func.distinct(Delivery.message_id)))
-        .where(Delivery.member_id == Member.id, Delivery.queued_at >= _day_start(at),
-               Delivery.message_id != message.id)
-        .scalar_subquery()
-    )
-    over = or_(Member.digest_only, today >= current_app.config["DAILY_MESSAGE_CAP"])
+    over: ColumnElement[bool] = Member.digest_only
+    if today is not None:
+        over = or_(over, func.coalesce(today.c.n, 0) >= current_app.config["DAILY_MESSAGE_CAP"])
     return case((over, literal("digest")), else_=literal("queued"))
 
 
 def _deliveries_select(message: Message, who: ColumnElement[bool], at: datetime | None
                        ) -> Select[Any]:
-    return (
+    today = (None if message.priority <= 1
+             else messages_since(_day_start(at), exclude_message_id=message.id))
+    query = (
         select(
             literal(message.id).label("message_id"),
             Member.id.label("member_id"),
             MemberChannel.channel,
-            _state_for(message, at).label("state"),
+            _state_for(message, today).label("state"),
             literal(at or utcnow(), UTCDateTime).label("queued_at"),
             _not_before(message, at).label("not_before"),
             literal(0).label("attempts"),
         )
         .select_from(Member)
         .join(MemberChannel, MemberChannel.member_id == Member.id)
-        .where(who, _channel_usable(at))
     )
+    if today is not None:
+        query = query.outerjoin(today, today.c.member_id == Member.id)
+    return query.where(who, _channel_usable(at))
 
 
 # -- preview --------------------------------------------------------------------------------
@@ -326,14 +347,7 @@ def _deliveries_select(message: Message, who: ColumnElement[bool], at: datetime 
 def ward_name() -> ScalarSelect[str]:
     """SQL: the name of the ward of a member (the parent of their street; the area
     itself when it has no parent), for grouping counts by ward."""
-    street = aliased(Area)
-    ward = aliased(Area)
-    return (
-        select(ward.name)
-        .join(street, ward.id == func.coalesce(street.parent_id, street.id))
-        .where(street.id == Member.area_id)
-        .scalar_subquery()
-    )
+    return ward_of(Member.area_id)
 
 
 @dataclass
@@ -349,45 +363,69 @@ class Preview:
     description: str
 
 
-def preview(message: Message, sender: Staff, at: datetime | None = None) -> Preview:
-    """Count, without sending, who ``message`` reaches and over which channels."""
-    resolved = resolve(Target.from_json(message.target), sender, message.priority)
-    ids = select(Member.id).where(resolved.clause)
+def _count_exactly(message: Message, who: ColumnElement[bool], at: datetime | None
+                   ) -> Counts:
+    """Count, member by member in the database, whom ``who`` selects."""
+    ids = select(Member.id).where(who)
     people = db.session.scalar(select(func.count()).select_from(ids.subquery())) or 0
-    planned = _deliveries_select(message, resolved.clause, at).subquery()
+    planned = _deliveries_select(message, who, at).subquery()
     by_channel = dict(
         db.session.execute(
             select(planned.c.channel, func.count()).group_by(planned.c.channel)
         ).all()
     )
     ward = ward_name()
-    by_area = db.session.execute(
-        select(ward, func.count(Member.id))
-        .where(Member.id.in_(ids))
-        .group_by(ward)
-        .order_by(func.count(Member.id).desc(), ward)
-    ).all()
+    by_ward = dict(db.session.execute(
+        select(ward, func.count(Member.id)).where(who).group_by(ward)
+    ).all())
+    busy = 0
+    recent = messages_since((at or utcnow()) - timedelta(days=7),
+                            exclude_message_id=message.id)
+    if recent is not None:
+        busy = db.session.scalar(
+            select(func.count()).select_from(Member)
+            .join(recent, recent.c.member_id == Member.id)
+            .where(who, recent.c.n >= current_app.config["PREVIEW_RECENT_MESSAGES"])
+        ) or 0
+    return Counts(people, by_channel, by_ward, busy)
+
+
+def preview(message: Message, sender: Staff, at: datetime | None = None) -> Preview:
+    """Count, without sending, who ``message`` reaches and over which channels.
+
+    A target of areas alone is answered from the pre-counted figures (core.reach) for
+    areas whose members did not change since they were counted, plus an exact count of
+    those that did; any other target is counted exactly."""
+    resolved = resolve(Target.from_json(message.target), sender, message.priority)
+    everything_dirty, dirty = dirty_areas()
+    if resolved.areas_only and not everything_dirty:
+        counts = precounted(sender.organisation_id, resolved.areas, message.priority,
+                            is_daytime(at), leave_out=dirty)
+        if dirty:
+            fresh = _count_exactly(
+                message, and_(resolved.clause, within(dirty, Member.area_id)), at)
+            counts.people += fresh.people
+            counts.busy += fresh.busy
+            for key, n in fresh.deliveries_by_channel.items():
+                counts.deliveries_by_channel[key] = counts.deliveries_by_channel.get(key, 0) + n
+            for key, n in fresh.people_by_ward.items():
+                counts.people_by_ward[key] = counts.people_by_ward.get(key, 0) + n
+    else:
+        counts = _count_exactly(message, resolved.clause, at)
+    by_channel = {k: v for k, v in counts.deliveries_by_channel.items() if v}
     segments = sms_segments(message.plain_text)
     price = current_app.config["SMS_PENCE_PER_SEGMENT"]
     voice_price = current_app.config["VOICE_PENCE_PER_CALL"]
     cost = (by_channel.get("sms", 0) * segments * price
             + by_channel.get("voice", 0) * voice_price)
-    week_ago = (at or utcnow()) - timedelta(days=7)
-    busy_threshold = current_app.config["PREVIEW_RECENT_MESSAGES"]
-    recent = (
-        select(Delivery.member_id)
-        .where(Delivery.member_id.in_(ids), Delivery.queued_at >= week_ago)
-        .group_by(Delivery.member_id)
-        .having(func.count(func.distinct(Delivery.message_id)) >= busy_threshold)
-    )
-    recently = db.session.scalar(select(func.count()).select_from(recent.subquery())) or 0
     return Preview(
-        people=people,
+        people=counts.people,
         deliveries_by_channel=by_channel,
-        people_by_area=[(name, count) for name, count in by_area],
+        people_by_area=sorted(((name, n) for name, n in counts.people_by_ward.items() if n),
+                              key=lambda item: (-item[1], item[0])),
         sms_segments=segments,
         estimated_cost_pence=cost,
-        recently_messaged=recently,
+        recently_messaged=counts.busy,
         description=resolved.description,
     )
 
@@ -432,6 +470,8 @@ def send(message: Message, sender: Staff, at: datetime | None = None) -> int:
     ) or 0
     message.status = "sending"
     message.sent_at = at or utcnow()
+    # Who had how many messages this week changed: those areas are counted again.
+    mark(a.id for a in resolved.areas)
     db.session.commit()
     held = db.session.scalar(
         select(Delivery.id).where(Delivery.message_id == message.id,

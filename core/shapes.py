@@ -12,8 +12,6 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from shapely.geometry import Point, shape
-from shapely.validation import explain_validity
 from sqlalchemy import select
 
 from core.extensions import db
@@ -58,6 +56,10 @@ def check(data: Any) -> Mapping[str, Any]:
         return data
     if data.get("type") not in ("Polygon", "MultiPolygon"):
         raise ShapeError("a shape must be a Polygon, a MultiPolygon or a Circle")
+    # Imported here: shapely brings numpy, 20 MB that no worker or fan-out needs.
+    from shapely.geometry import shape
+    from shapely.validation import explain_validity
+
     try:
         geometry = shape(data)
     except (ValueError, TypeError, KeyError, IndexError) as exc:
@@ -79,6 +81,8 @@ def postcodes_inside(data: Mapping[str, Any]) -> list[str]:
         def inside(lon: float, lat: float) -> bool:
             return _distance_m(center, (lon, lat)) <= float(data["radius_m"])
     else:
+        from shapely.geometry import Point, shape
+
         geometry = shape(data)
         bounds = geometry.bounds
 

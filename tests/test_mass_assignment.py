@@ -319,6 +319,7 @@ def test_a_manager_cannot_hand_out_a_role_above_their_own(app, county, make_staf
 BARE_POST_MAY_CHANGE = {
     "user_session": None,  # signing out ends the session
     "member": frozenset({"opted_out_at"}),  # the opt-out and opt-in buttons
+    "reach_dirty": None,  # a note that a member changed, for recounting their reach
 }
 
 

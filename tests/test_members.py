@@ -6,13 +6,17 @@ import pytest
 from sqlalchemy import func, select
 
 from core.extensions import db
+from core.messaging import create_message, send
 from core.models import (
+    Delivery,
+    DevOutbox,
     Member,
     MemberAccess,
     MemberChannel,
     MemberConsent,
     MemberInterest,
     Organisation,
+    Staff,
 )
 from core.testing.pytest_plugin import DEFAULT_PASSWORD
 
@@ -272,9 +276,19 @@ def test_a_member_sees_who_has_seen_their_details(app, client, county, make_memb
 
 
 def test_a_member_erases_their_account(app, client, county, make_member, make_staff, login):
-    member_id = make_member(interests=["rural_watch.dog"], channels=["email"])
+    member_id = make_member(interests=["rural_watch.dog"], channels=["email", "sms"],
+                            phone="07700 900123")
     other_id = make_member()
-    login(app.test_client(), staff=make_staff()).get(f"/staff/members/{member_id}")
+    staff_id = make_staff()
+    login(app.test_client(), staff=staff_id).get(f"/staff/members/{member_id}")
+    with app.app_context():  # an alert reached them: their deliveries are about them too
+        sender = db.session.get(Staff, staff_id)
+        message = create_message(sender, title="Alert", body="Lock up.", plain_text="Lock up.",
+                                 category="crime_alert", priority=1, target={})
+        db.session.add(message)
+        db.session.commit()
+        assert send(message, sender) == 2
+        assert db.session.scalar(select(func.count()).select_from(DevOutbox)) == 1  # the SMS
     login(client, member=member_id)
     page = client.post("/account/delete", data={"password": "wrong password!"}
                        ).get_data(as_text=True)
@@ -283,10 +297,12 @@ def test_a_member_erases_their_account(app, client, county, make_member, make_st
     assert response.status_code == 302
     with app.app_context():
         assert db.session.get(Member, member_id) is None
-        for model in (MemberChannel, MemberInterest, MemberConsent, MemberAccess):
+        for model in (MemberChannel, MemberInterest, MemberConsent, MemberAccess, Delivery):
             assert db.session.scalar(
                 select(func.count()).select_from(model).where(model.member_id == member_id)
             ) == 0
+        assert db.session.scalar(select(func.count()).select_from(DevOutbox)) == 0
+        assert db.session.scalar(select(func.count()).select_from(Delivery)) == 1  # other's
         assert db.session.get(Member, other_id) is not None
     assert client.get("/account").status_code == 302  # signed out
 

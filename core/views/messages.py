@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 import json
+import math
 from datetime import UTC, datetime
 from typing import Any
 
 import wtforms
-from flask import Blueprint, flash, g, redirect, render_template, url_for
+from flask import Blueprint, current_app, flash, g, jsonify, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from sqlalchemy import func, select
+from sqlalchemy import Integer, and_, cast, func, select
 from werkzeug.wrappers import Response
 from wtforms.fields.core import UnboundField
 from wtforms.validators import InputRequired, Length, Optional
 
 from core.access import has_permission, staff_required
+from core.areas import within
 from core.extensions import db
 from core.forms import (
     GovCheckboxesInput,
@@ -39,7 +41,7 @@ from core.messaging import (
     sms_segments,
     ward_name,
 )
-from core.models import MESSAGE_CATEGORIES, Delivery, Member, Message, Staff, utcnow
+from core.models import MESSAGE_CATEGORIES, Delivery, Member, Message, Postcode, Staff, utcnow
 from core.plugins import MessageVetoed
 from core.registry import Registry, current_registry
 from core.scoping import get_scoped_message, message_scope
@@ -238,7 +240,78 @@ def new() -> str | Response:
             db.session.commit()
             return redirect(url_for("messages.check", message_id=message.id))
     return render_template("messages/new.html", form=form,
-                           segments=sms_segments(form.plain_text.data or ""))
+                           segments=sms_segments(form.plain_text.data or ""),
+                           target_map=target_map_settings())
+
+
+def target_map_settings() -> dict[str, str]:
+    """What the compose page's map needs: where to fetch the postcode points, and the
+    tiles to show under them (``MAP_TILE_URL``; empty for the plain view with no tiles)."""
+    config = current_app.config
+    return {
+        "points_url": url_for("messages.postcode_points"),
+        "tile_url": config.get("MAP_TILE_URL") or "",
+        "tile_attribution": config.get("MAP_TILE_ATTRIBUTION") or "",
+    }
+
+
+#: The most postcode points the map is sent one by one; beyond that they are grouped
+#: into a grid of about as many cells, each drawn at the middle of its postcodes.
+MAP_POINTS_LIMIT = 5000
+
+
+def postcode_points_geojson(staff: Staff, limit: int = MAP_POINTS_LIMIT) -> dict[str, Any]:
+    """A GeoJSON FeatureCollection of the points of the postcodes in ``staff``'s areas
+    (and below), so that staff can see where people live while drawing a shape.
+
+    Each feature is one postcode (property ``postcode``), or, when the areas have more
+    than ``limit`` postcodes with a point, one cell of a grid over them (property
+    ``postcodes``: how many it stands for), with no more than about ``limit`` cells.
+    ``grouped`` says which. At most three queries, whatever the number of postcodes."""
+    located = and_(within(staff.areas, Postcode.area_id),
+                   Postcode.latitude.is_not(None), Postcode.longitude.is_not(None))
+    rows = db.session.execute(
+        select(Postcode.postcode, Postcode.longitude, Postcode.latitude)
+        .where(located).order_by(Postcode.postcode).limit(limit + 1)
+    ).all()
+    if len(rows) <= limit:
+        return _feature_collection(
+            [(lon, lat, {"postcode": code}) for code, lon, lat in rows], grouped=False)
+    west, south, east, north = db.session.execute(
+        select(func.min(Postcode.longitude), func.min(Postcode.latitude),
+               func.max(Postcode.longitude), func.max(Postcode.latitude)).where(located)
+    ).one()
+    # Square cells, at most about sqrt(limit) along the longer side of the box.
+    size = max(east - west, north - south, 1e-6) / math.sqrt(max(limit, 1))
+    column = cast((Postcode.longitude - west) / size, Integer)
+    row = cast((Postcode.latitude - south) / size, Integer)
+    cells = db.session.execute(
+        select(func.avg(Postcode.longitude), func.avg(Postcode.latitude), func.count())
+        .where(located).group_by(column, row).limit(2 * limit)
+    ).all()
+    return _feature_collection(
+        [(lon, lat, {"postcodes": count}) for lon, lat, count in cells], grouped=True)
+
+
+def _feature_collection(points: list[tuple[float, float, dict[str, Any]]], grouped: bool
+                        ) -> dict[str, Any]:
+    return {
+        "type": "FeatureCollection",
+        "grouped": grouped,
+        "features": [
+            {"type": "Feature",
+             "geometry": {"type": "Point", "coordinates": [round(lon, 6), round(lat, 6)]},
+             "properties": properties}
+            for lon, lat, properties in points
+        ],
+    }
+
+
+@bp.get("/postcode-points.json")
+@staff_required("core.messages.send")
+def postcode_points() -> Response:
+    """The postcode points of the signed-in staff's areas, for the compose page's map."""
+    return jsonify(postcode_points_geojson(g.staff, MAP_POINTS_LIMIT))
 
 
 @bp.get("/<int:message_id>/check")
