@@ -389,10 +389,12 @@ def send_email(message: Message | None, items: list[Outgoing]
 def send_to_dev_outbox(message: Message, items: list[Outgoing], channel: str
                        ) -> dict[int, tuple[str, str]]:
     """The development channel: record what would have been sent."""
-    db.session.add_all(
-        DevOutbox(delivery_id=i.delivery_id, channel=channel, address=i.address, text=i.text)
-        for i in items
-    )
+    if items:  # one multi-row INSERT per batch
+        db.session.execute(insert(DevOutbox), [
+            {"delivery_id": i.delivery_id, "channel": channel, "address": i.address,
+             "text": i.text, "at": utcnow()}
+            for i in items
+        ])
     return {}
 
 
