@@ -178,12 +178,24 @@ def _load_user(user_id: str) -> Member | Staff | None:
 
 
 def _register_core_blueprints(app: Flask) -> None:
-    from core.views import account, auth, callbacks, messages, public, push, staff
+    from core.views import (
+        account,
+        archive,
+        auth,
+        callbacks,
+        messages,
+        outcomes,
+        public,
+        push,
+        replies,
+        staff,
+        verify,
+    )
     from core.views.errors import register_error_pages
     from core.views.vendor import leaflet_bp
 
     for bp in (public.bp, auth.bp, account.bp, staff.bp, messages.bp, callbacks.bp, push.bp,
-               leaflet_bp):
+               leaflet_bp, replies.bp, verify.bp, archive.bp, outcomes.bp):
         app.register_blueprint(bp)
     register_error_pages(app)
 

@@ -189,6 +189,22 @@ def refresh_reach_command(full: bool) -> None:
     click.echo(f"recounted reach after {refresh(full=full)} member changes")
 
 
+@click.command("fetch-replies")
+@with_appcontext
+def fetch_replies_command() -> None:
+    """Take in residents' emailed replies: read the unseen emails of the IMAP mailbox
+    (IMAP_HOST, IMAP_USER, IMAP_PASSWORD, IMAP_FOLDER) and mark them seen; run every
+    few minutes."""
+    from core.replies import ImapError, fetch_replies
+
+    try:
+        result = fetch_replies()
+    except ImapError as exc:
+        _fail(str(exc))
+    click.echo(f"took {result.taken} replies; refused {result.refused} emails; "
+               f"{result.duplicates} already taken; {result.failed} left for the next run")
+
+
 @click.command("send-digests")
 @with_appcontext
 def digests_command() -> None:
@@ -251,6 +267,7 @@ CORE_COMMANDS = [
     refresh_reach_command,
     digests_command,
     vapid_keys_command,
+    fetch_replies_command,
 ]
 
 

@@ -114,6 +114,33 @@ DEFAULTS: dict[str, Any] = {
     "MEMBER_SESSION_DAYS": 30,
     #: Sensitive changes need the password to have been given within this many minutes.
     "FRESH_LOGIN_MINUTES": 10,
+    #: The "Reply to the sender" and rating links in an alert, and its Reply-To address,
+    #: work for this many days after the alert was sent; then they answer "expired".
+    "REPLY_LINK_MAX_AGE_DAYS": 30,
+    #: Replies a resident may send through one reply link, in Flask-Limiter's notation.
+    "REPLY_LIMIT": "10 per hour",
+    #: Codes one address may check on the public verification page (/verify), in
+    #: Flask-Limiter's notation: enough for a household, too few to guess codes.
+    "VERIFY_LIMIT": "30 per 10 minutes",
+    #: The mail domain whose reply+<token>@ addresses reach the inbound webhook or the
+    #: IMAP mailbox; set, alert emails carry "Reply-To: reply+<token>@<domain>".
+    "INBOUND_EMAIL_DOMAIN": None,
+    #: The bearer token the mail system sends to POST /inbound/email; unset, the webhook
+    #: answers 404.
+    "INBOUND_EMAIL_TOKEN": None,
+    #: The mailbox `commonwatch fetch-replies` reads (IMAP over TLS unless IMAP_SSL is
+    #: false); IMAP_CA_FILE trusts a private certificate authority for it.
+    "IMAP_HOST": None,
+    "IMAP_PORT": 993,
+    "IMAP_USER": None,
+    "IMAP_PASSWORD": None,
+    "IMAP_FOLDER": "INBOX",
+    "IMAP_SSL": True,
+    "IMAP_CA_FILE": None,
+    #: Keyword -> area code of the team a reply containing the word (whole word, any
+    #: case) is escalated to and flagged for, e.g. {"knife": "E07900001"}; JSON in the
+    #: environment.
+    "REPLY_KEYWORD_RULES": {},
 }
 
 

@@ -93,6 +93,8 @@ def commonwatch_navigation(user: Member | Staff | None) -> Sequence[NavItem]:
     if user is None:
         return [
             NavItem(_l("Register"), url_for("account.register"), 10),
+            NavItem(_l("Alerts"), url_for("archive.index"), 20),
+            NavItem(_l("Check an alert"), url_for("verify.index"), 30),
             NavItem(_l("Sign in"), url_for("auth.sign_in"), 90),
         ]
     if isinstance(user, Staff):
@@ -103,11 +105,15 @@ def commonwatch_navigation(user: Member | Staff | None) -> Sequence[NavItem]:
             items.append(NavItem(_l("Register a resident"), url_for("staff.register_member"), 30))
         if has_permission(user, "core.messages.send"):
             items.append(NavItem(_l("Messages"), url_for("messages.index"), 15))
+            items.append(NavItem(_l("Replies"), url_for("replies.inbox"), 16))
+            items.append(NavItem(_l("Outcomes"), url_for("outcomes.report"), 17))
         if has_permission(user, "core.staff.manage"):
             items.append(NavItem(_l("Staff accounts"), url_for("staff.accounts"), 40))
         items.append(NavItem(_l("Sign out"), url_for("auth.sign_out"), 99))
         return items
     return [
         NavItem(_l("Your account"), url_for("account.index"), 10),
+        NavItem(_l("Alerts"), url_for("archive.index"), 20),
+        NavItem(_l("Check an alert"), url_for("verify.index"), 30),
         NavItem(_l("Sign out"), url_for("auth.sign_out"), 99),
     ]

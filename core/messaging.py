@@ -10,6 +10,8 @@ combines (docs/messaging.md):
 * the audience is everyone with one of ``watch_types`` **or** matching an ``include``
   rule; with neither, everyone in the areas;
 * every ``must`` rule must match too, and no ``exclude`` rule may;
+* a follow-up (``follow_up_of``) reaches only members who had a delivery of the
+  original message, which the sender must be able to see;
 * only residents who can receive it: email confirmed, not opted out, and wanting
   messages of this priority.
 """
@@ -32,6 +34,7 @@ from sqlalchemy import (
     Subquery,
     and_,
     case,
+    exists,
     false,
     func,
     insert,
@@ -62,10 +65,11 @@ from core.reach import (
     reachable,
     ward_of,
 )
-from core.scoping import member_scope
+from core.scoping import member_scope, message_scope
 from core.shapes import ShapeError, postcodes_inside
 from core.shapes import check as check_shape
 from core.targeting import RuleError, apply_rule, has_interest
+from core.verification import new_code
 
 RULE_MODES = ("include", "exclude", "must")
 UK = ZoneInfo("Europe/London")
@@ -127,16 +131,19 @@ class Target:
     rules: list[dict[str, Any]] = field(default_factory=list)
     #: A GeoJSON Polygon/MultiPolygon or a Circle (core.shapes); None for no shape.
     shape: dict[str, Any] | None = None
+    #: A follow-up: only members who had a delivery of this message (id), which the
+    #: sender must be able to see and which must have been sent; None otherwise.
+    follow_up_of: int | None = None
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any] | None) -> Target:
         data = data or {}
         return cls(list(data.get("areas", [])), list(data.get("watch_types", [])),
-                   list(data.get("rules", [])), data.get("shape"))
+                   list(data.get("rules", [])), data.get("shape"), data.get("follow_up_of"))
 
     def to_json(self) -> dict[str, Any]:
         return {"areas": self.areas, "watch_types": self.watch_types, "rules": self.rules,
-                "shape": self.shape}
+                "shape": self.shape, "follow_up_of": self.follow_up_of}
 
 
 @dataclass
@@ -149,6 +156,16 @@ class Resolved:
     areas: list[Area]
     #: Whether areas alone decide who is reached (no shape, watch types or rules).
     areas_only: bool
+
+
+def areas_of(message: Message) -> list[Area]:
+    """The areas ``message`` was aimed at when it was sent (``Message.area_paths``: its
+    chosen areas, or its sender's); empty for a message not sent yet."""
+    ids = [int(path.strip("/").rsplit("/", 1)[-1])
+           for path in (message.area_paths or "").split() if path.strip("/")]
+    if not ids:
+        return []
+    return list(db.session.scalars(select(Area).where(Area.id.in_(ids)).order_by(Area.code)))
 
 
 def resolve(target: Target, sender: Staff, priority: int) -> Resolved:
@@ -182,8 +199,24 @@ def resolve(target: Target, sender: Staff, priority: int) -> Resolved:
             conditions.append(within(areas, Member.area_id))
             aimed_at = areas
             words.append("in " + ", ".join(a.name for a in areas))
-    else:
+    elif target.follow_up_of is None:
         words.append("in all your areas")
+
+    if target.follow_up_of is not None:
+        # The original recipients: members with a delivery of a sent message the sender
+        # may see (an EXISTS probe on delivery's unique index), still under every
+        # condition above (scope, consent, opt-out, priority).
+        original = db.session.scalar(select(Message).where(
+            Message.id == target.follow_up_of, message_scope(sender),
+            Message.status.in_(("sending", "sent"))))
+        if original is None:
+            errors["follow_up_of"] = "not a sent message you can see"
+        else:
+            conditions.append(exists().where(Delivery.message_id == original.id,
+                                             Delivery.member_id == Member.id))
+            words.append(f"who received “{original.title}”")
+            if not target.areas:
+                aimed_at = areas_of(original) or aimed_at
 
     if target.shape is not None:
         try:
@@ -230,7 +263,8 @@ def resolve(target: Target, sender: Staff, priority: int) -> Resolved:
     if audience:
         conditions.append(or_(*audience))
     return Resolved(and_(*conditions), "Residents " + " ".join(words), aimed_at,
-                    areas_only=target.shape is None and not audience and not target.rules)
+                    areas_only=target.shape is None and not audience and not target.rules
+                    and target.follow_up_of is None)
 
 
 def recipients(message: Message, sender: Staff) -> Select[tuple[int]]:
@@ -470,6 +504,8 @@ def send(message: Message, sender: Staff, at: datetime | None = None) -> int:
     ) or 0
     message.status = "sending"
     message.sent_at = at or utcnow()
+    message.verification_code = message.verification_code or new_code()
+    message.area_paths = " " + " ".join(a.path for a in resolved.areas) + " "
     # Who had how many messages this week changed: those areas are counted again.
     mark(a.id for a in resolved.areas)
     db.session.commit()

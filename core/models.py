@@ -371,6 +371,9 @@ MESSAGE_CATEGORIES = (
     "survey_invitation",
 )
 
+#: How an appeal ended, as staff record it afterwards.
+MESSAGE_OUTCOMES = ("found", "arrested", "resolved", "no_further_action")
+
 #: Delivery states, in the order a delivery normally passes through them.
 DELIVERY_STATES = (
     "digest",
@@ -421,10 +424,32 @@ class Message(db.Model):
     scheduled_for: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: The public code printed in the alert, given when it is sent (core.verification):
+    #: 8 characters of VERIFICATION_ALPHABET, stored without the dash ("K7QM4XT2").
+    verification_code: Mapped[str | None] = mapped_column(String(8), unique=True, index=True)
+    #: Shown on the public alerts pages of the areas it was sent to (core.archive).
+    public: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    #: The paths of the areas it was aimed at when sent (its chosen areas, or the
+    #: sender's), space-separated with a space at each end: " /1/4/ /1/5/17/ ".
+    area_paths: Mapped[str | None] = mapped_column(Text)
+    #: How an appeal ended (one of MESSAGE_OUTCOMES), with a public note, who said so
+    #: and when (core.outcomes).
+    outcome: Mapped[str | None] = mapped_column(String(20))
+    outcome_note: Mapped[str | None] = mapped_column(Text)
+    outcome_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("staff.id", ondelete="SET NULL"))
+    outcome_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     sender: Mapped[Staff | None] = relationship(foreign_keys=[sender_id])
     approved_by: Mapped[Staff | None] = relationship(foreign_keys=[approved_by_id])
+    outcome_by: Mapped[Staff | None] = relationship(foreign_keys=[outcome_by_id])
     organisation: Mapped[Organisation] = relationship()
+
+    @property
+    def code_for_reading(self) -> str | None:
+        """The verification code as printed, in two groups of four: "K7QM-4XT2"."""
+        code = self.verification_code
+        return f"{code[:4]}-{code[4:]}" if code else None
 
 
 class Delivery(db.Model):
@@ -525,3 +550,99 @@ class ReachDirty(db.Model):
 #: States of a reply, as a ticket: new and being dealt with, waiting (on the resident or
 #: someone else), or done.
 REPLY_STATES = ("open", "pending", "closed")
+
+
+class Reply(db.Model):
+    """What a resident said in answer to an alert, by the reply link or by email: a
+    ticket in the inbox of the sender's team (and of the team a keyword escalated it to)."""
+
+    __tablename__ = "reply"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("message.id"), index=True)
+    member_id: Mapped[int] = mapped_column(
+        ForeignKey("member.id", ondelete="CASCADE"), index=True
+    )
+    #: The message's organisation: only its staff see the reply.
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"))
+    body: Mapped[str] = mapped_column(Text)
+    #: "web" (the reply link) or "email".
+    via: Mapped[str] = mapped_column(String(8))
+    #: The resident agreed to be contacted about it.
+    may_contact: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: One of REPLY_STATES.
+    state: Mapped[str] = mapped_column(String(16), default="open")
+    assignee_id: Mapped[int | None] = mapped_column(
+        ForeignKey("staff.id", ondelete="SET NULL"), index=True
+    )
+    #: The team whose inbox it is in: the area of the message's sender.
+    team_area_id: Mapped[int | None] = mapped_column(ForeignKey("area.id"), index=True)
+    flagged: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    #: The team a keyword rule escalated it to, and the keyword.
+    escalated_area_id: Mapped[int | None] = mapped_column(ForeignKey("area.id"), index=True)
+    keyword: Mapped[str | None] = mapped_column(String(64))
+    #: The Message-ID of the email it came in, so the same email is never taken twice.
+    email_message_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+
+    message: Mapped[Message] = relationship()
+    member: Mapped[Member] = relationship()
+    assignee: Mapped[Staff | None] = relationship()
+    team_area: Mapped[Area | None] = relationship(foreign_keys=[team_area_id])
+    escalated_area: Mapped[Area | None] = relationship(foreign_keys=[escalated_area_id])
+    notes: Mapped[list[ReplyNote]] = relationship(
+        cascade="all, delete-orphan", order_by="ReplyNote.id", passive_deletes=True
+    )
+    answers: Mapped[list[ReplyAnswer]] = relationship(
+        cascade="all, delete-orphan", order_by="ReplyAnswer.id", passive_deletes=True
+    )
+
+
+class ReplyNote(db.Model):
+    """An internal note on a reply: seen by staff only, never sent to the resident."""
+
+    __tablename__ = "reply_note"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reply_id: Mapped[int] = mapped_column(
+        ForeignKey("reply.id", ondelete="CASCADE"), index=True
+    )
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="SET NULL"))
+    text: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    staff: Mapped[Staff | None] = relationship()
+
+
+class ReplyAnswer(db.Model):
+    """A public answer to a reply, sent back to the resident over their channels."""
+
+    __tablename__ = "reply_answer"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reply_id: Mapped[int] = mapped_column(
+        ForeignKey("reply.id", ondelete="CASCADE"), index=True
+    )
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="SET NULL"))
+    text: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: The channels it went out over, comma-separated ("email,sms"); "" until sent.
+    channels: Mapped[str] = mapped_column(String(64), default="")
+    #: Why it could not go out (or over some channel), if so.
+    error: Mapped[str | None] = mapped_column(String(255))
+
+    staff: Mapped[Staff | None] = relationship()
+
+
+class MessageRating(db.Model):
+    """A resident's verdict on an alert: useful or not. One per member and message; a
+    resident may change their mind."""
+
+    __tablename__ = "message_rating"
+
+    message_id: Mapped[int] = mapped_column(ForeignKey("message.id"), primary_key=True)
+    member_id: Mapped[int] = mapped_column(
+        ForeignKey("member.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    useful: Mapped[bool] = mapped_column(Boolean)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

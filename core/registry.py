@@ -92,6 +92,11 @@ class Outgoing:
     html: str
     #: The member's signed one-click unsubscribe link (RFC 8058).
     unsubscribe_url: str = ""
+    #: The member's signed "Reply to the sender" link for this alert (no sign-in); the
+    #: rating links are it followed by "/useful" and "/not-useful". In emails, ``text``
+    #: and ``html`` carry the stand-in ``{reply_url}`` where it goes (as ``html`` carries
+    #: ``{unsubscribe_url}``): an email channel fills it in per recipient.
+    reply_url: str = ""
 
 
 @dataclass(frozen=True)

@@ -133,3 +133,30 @@ def get_scoped_message(staff: Staff, message_id: int) -> Any:
         log_denied("message not in scope or not found")
         abort(404)
     return message
+
+
+def reply_scope(staff: Staff) -> ColumnElement[bool]:
+    """SQL condition: a reply ``staff`` may see — one to a message of their organisation
+    whose team (the area of the message's sender) or escalation team lies in their areas
+    (or below them), or one to a message they wrote themselves."""
+    from core.models import Message, Reply
+
+    own_messages = select(Message.id).where(Message.sender_id == staff.id)
+    return and_(
+        Reply.organisation_id == staff.organisation_id,
+        or_(within(staff.areas, Reply.team_area_id),
+            within(staff.areas, Reply.escalated_area_id),
+            Reply.message_id.in_(own_messages)),
+    )
+
+
+def get_scoped_reply(staff: Staff, reply_id: int) -> Any:
+    """The reply with ``reply_id`` if ``staff`` may see it; 404 otherwise (so ids of other
+    teams' replies cannot be told from ids that do not exist)."""
+    from core.models import Reply
+
+    reply = db.session.scalar(select(Reply).where(reply_scope(staff), Reply.id == reply_id))
+    if reply is None:
+        log_denied("reply not in scope or not found")
+        abort(404)
+    return reply

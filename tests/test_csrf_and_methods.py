@@ -15,6 +15,8 @@ EXPECTED_EXEMPT_VIEWS: dict[str, str] = {
     "without a form; the signed link in the URL is the authorisation",
     "core.views.callbacks.notify": "GOV.UK Notify delivery receipts: JSON posted by Notify "
     "with our bearer token, checked in constant time",
+    "core.views.replies.inbound_email": "residents' emailed replies, posted raw by the mail "
+    "system with our bearer token (INBOUND_EMAIL_TOKEN), checked in constant time",
 }
 EXPECTED_EXEMPT_BLUEPRINTS: dict[str, str] = {}
 

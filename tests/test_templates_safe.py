@@ -61,6 +61,12 @@ REVIEWED: dict[tuple[str, str], str] = {
         "core.messaging.render_markdown(body), sanitised as for emails/alert.html (see the "
         "test named there); tests/test_xss.py visits this page as the resident."
     ),
+    ("core/templates/archive/area.html", "{{ alert.shown.body_html|safe }}"): (
+        "alert.shown.body_html is a public message's body_html or body_html_cy "
+        "(core.archive.in_language), only ever set to core.messaging.render_markdown(body), "
+        "sanitised as for emails/alert.html (see the test named there); "
+        "tests/test_archive.py publishes a message with hostile Markdown and checks the page."
+    ),
     ("core/templates/messages/show.html", "{{ message.body_html|safe }}"): (
         "Message.body_html is only ever set to core.messaging.render_markdown(body), "
         "sanitised as for emails/alert.html (see the test named there); tests/test_xss.py "

@@ -16,7 +16,8 @@ officer, a supervisor and a force administrator, and every HTML response must:
 Every form with a text field found on those pages is then submitted with a payload in
 each text field; the page that comes back with errors must show each one escaped in its
 field. Staff messages are written with the payloads too (drafts: title, message, SMS
-text) and their pages visited the same way. The CSV export must defuse spreadsheet
+text), residents reply to them with the payloads through the reply link, and those pages
+are visited the same way. The CSV export must defuse spreadsheet
 formulas (with a leading quote), the JSON download must carry the values exactly, and the
 emails that show them must be plain text only.
 """
@@ -220,6 +221,10 @@ class World:
     staff_accounts: dict[int, str] = field(default_factory=dict)
     #: draft message id -> payload (its title, message and SMS text), by the officer.
     messages: dict[int, str] = field(default_factory=dict)
+    #: reply id -> payload (what a resident wrote through the reply link of a message).
+    replies: dict[int, str] = field(default_factory=dict)
+    #: verification code -> payload (the title and text of a sent, public alert).
+    public_alerts: dict[str, str] = field(default_factory=dict)
     visitors: list[Visitor] = field(default_factory=list)
     urls: dict[str, list[str]] = field(default_factory=dict)
 
@@ -303,6 +308,24 @@ def world(app: Flask, county: Any, make_staff: Any, login: Any, outbox: Any) -> 
             assert response.status_code == 302, page_problem(response)
             world.messages[int(response.location.rstrip("/").split("/")[-2])] = payload
 
+    if "replies.reply" in app.view_functions:  # each resident replies to a message
+        from core.models import Reply
+        from core.replies import reply_token
+
+        for message_id, member_id in zip(world.messages, world.residents, strict=False):
+            payload = world.messages[message_id]
+            with app.app_context():
+                token = reply_token(message_id, member_id)
+            response = app.test_client().post(f"/reply/{token}", data={"body": payload})
+            assert response.status_code == 302, page_problem(response)
+            with app.app_context():
+                reply = db.session.scalar(select(Reply).order_by(Reply.id.desc()))
+                assert reply.body == payload
+                world.replies[reply.id] = payload
+
+    if "verify.check" in app.view_functions:  # sent, public alerts for the public pages
+        world.public_alerts = publish_alerts(app, world.staff_visitors()[0].id)
+
     with app.app_context():
         for member_id, payload in world.residents.items():
             member = db.session.get(Member, member_id)
@@ -316,6 +339,28 @@ def world(app: Flask, county: Any, make_staff: Any, login: Any, outbox: Any) -> 
             assert staff.name == payload
             world.staff_accounts[staff.id] = payload
     return world
+
+
+def publish_alerts(app: Flask, officer_id: int) -> dict[str, str]:
+    """Send a public alert to ward A per payload (title, message, SMS text and outcome
+    note), as the officer; their verification codes."""
+    from core.messaging import Target, create_message, send
+    from core.outcomes import record_outcome
+
+    codes = {}
+    with app.app_context():
+        officer = db.session.get(Staff, officer_id)
+        for payload in PAYLOADS:
+            message = create_message(
+                officer, title=payload, body=payload, plain_text=payload, public=True,
+                category="witness_appeal", priority=3, target=Target(areas=[WARD_A]).to_json())
+            db.session.add(message)
+            db.session.commit()
+            send(message, officer)
+            record_outcome(message, officer, "found", payload)
+            db.session.commit()
+            codes[message.code_for_reading] = payload
+    return codes
 
 
 # -- visiting every page ------------------------------------------------------------------------
@@ -336,6 +381,12 @@ def tokens(world: World, endpoint: str, visitor: Visitor) -> list[str]:
         if endpoint == "account.unsubscribe":  # the link at the foot of every email
             member_id = visitor.id if visitor.kind == "member" else next(iter(world.residents))
             return [make_token("unsubscribe", {"m": member_id})]
+        if endpoint in ("replies.reply", "replies.rate_useful", "replies.rate_not_useful"):
+            # The links in an alert: a resident's, for a message whose title is a payload.
+            from core.replies import reply_token
+
+            member_id = visitor.id if visitor.kind == "member" else next(iter(world.residents))
+            return [reply_token(next(iter(world.messages)), member_id)]
         if endpoint == "auth.reset_password":
             member = db.session.get(Member, next(iter(world.residents)))
             staff = db.session.get(Staff, next(iter(world.staff_accounts)))
@@ -361,6 +412,13 @@ def values_for(world: World, endpoint: str, argument: str, visitor: Visitor) -> 
     if argument == "message_id":
         ids = list(world.messages)
         return ids if staff else ids[:1]
+    if argument == "reply_id":
+        ids = list(world.replies)
+        return ids if staff else ids[:1]
+    if argument == "code":  # public verification codes, and one nobody was given
+        return [*world.public_alerts, "ZZZZ-2345"] if not staff else ["ZZZZ-2345"]
+    if argument == "area_code":
+        return [WARD_A, "NOWHERE"]
     pytest.fail(f"{endpoint} takes <{argument}>, which tests/test_xss.py cannot fill: "
                 "add it to values_for()")
 
@@ -442,7 +500,10 @@ def expected_sightings(world: World) -> list[tuple[Visitor, str, str, str]]:
                     value = world.member_name(member_id)
                     expected += [(visitor, "/staff/members", "text", value),
                                  (visitor, f"/staff/members/{member_id}", "text", value)]
-            if visitor.kind == "officer":  # the author of the drafts
+            if visitor.kind == "officer":  # the author of the drafts, and their team
+                for reply_id, payload in world.replies.items():
+                    expected += [(visitor, "/staff/replies/", "text", payload),
+                                 (visitor, f"/staff/replies/{reply_id}", "text", payload)]
                 for message_id, payload in world.messages.items():
                     expected += [(visitor, "/staff/messages/", "text", payload),
                                  (visitor, f"/staff/messages/{message_id}/check", "text",
@@ -453,6 +514,9 @@ def expected_sightings(world: World) -> list[tuple[Visitor, str, str, str]]:
                     expected += [(visitor, "/staff/accounts", "text", payload),
                                  (visitor, f"/staff/accounts/{staff_id}", "name", payload)]
         else:
+            for code, payload in world.public_alerts.items():
+                expected += [(visitor, f"/verify/{code}", "text", payload),
+                             (visitor, f"/alerts/{WARD_A}", "text", payload)]
             for url in get_urls(world, visitor):
                 if url.startswith("/confirm/"):
                     member_id = _doorstep_member(world, url)

@@ -76,7 +76,20 @@ TOKEN_ARGUMENTS: dict[str, str] = {
         "a signed, expiring itsdangerous token (/verify-email/<token>, "
         "/password/reset/<token>, /confirm/<token>): it names and authenticates its "
         "subject itself, so there is no id to swap; forged, expired and reused tokens are "
-        "tested in tests/test_auth.py and tests/test_members.py"
+        "tested in tests/test_auth.py and tests/test_members.py (and for the reply and "
+        "rating links, /reply/<token>..., in tests/test_replies.py)"
+    ),
+    "code": (
+        "a public verification code printed in an alert (/verify/<code>): anyone may check "
+        "any code, so no side owns it; the page names the sender, never a recipient. Each "
+        "side's public alert is probed (side.probes, by _public_alerts below) for the "
+        "other side's people, and tests/test_verification.py checks real, made-up and "
+        "draft codes"
+    ),
+    "area_code": (
+        "the public code of an area (/alerts/<area_code> and its .atom feed): areas are "
+        "public and the archive lists only messages marked public, never recipients; "
+        "probed per side as for code, and tested in tests/test_archive.py"
     ),
 }
 
@@ -530,13 +543,15 @@ def build_core_sides(app: Flask, make_member: Callable[..., int],
 
 def pytest_commonwatch_access_matrix(app: Flask, sides: dict[str, Side]
                                      ) -> dict[str, dict[str, Any]]:
-    """The core's providers: a resident of the side, the side's officer, and a draft
-    message that officer wrote."""
+    """The core's providers: a resident of the side, the side's officer, a draft
+    message that officer wrote, and the side's resident's reply to it (in the officer's
+    team inbox); and probes of a public alert per side (:func:`_public_alerts`)."""
     from core.extensions import db
     from core.messaging import Target, create_message
-    from core.models import Staff
+    from core.models import Member, Staff
+    from core.replies import take_reply
 
-    messages = {}
+    messages, replies = {}, {}
     with app.app_context():
         for key, side in sides.items():
             officer = db.session.get(Staff, side.actors[f"officer_{key}"].id)
@@ -546,11 +561,78 @@ def pytest_commonwatch_access_matrix(app: Flask, sides: dict[str, Side]
             db.session.add(message)
             db.session.commit()
             messages[key] = message.id
+            resident = db.session.get(Member, side.residents[0])
+            # What the resident wrote is the side's secret too (with an address in it, so
+            # that the tests telling names from addresses count it with the addresses).
+            text = f"Matrix{key} reply: the van is at matrix.{key}.yard@example.org"
+            reply = take_reply(message, resident, text, "web")
+            db.session.commit()
+            replies[key] = reply.id
+            side.secrets.add(text)
+            side.watch(_reply_snapshot(reply.id))
+            # The reply page's forms, so that a post across sides would change something
+            # if scoping let it through.
+            side.form.update({"note": f"Matrix{key} note", "answer": f"Matrix{key} answer",
+                              "state": "closed", "assignee": "", "flagged": "y"})
+    _public_alerts(app, sides)
     return {
         "member_id": {k: s.residents[1] for k, s in sides.items()},
         "staff_id": {k: s.actors[f"officer_{k}"].id for k, s in sides.items()},
         "message_id": messages,
+        "reply_id": replies,
     }
+
+
+def _public_alerts(app: Flask, sides: dict[str, Side]) -> None:
+    """A sent, public alert per side, delivered to the side's resident and given an
+    outcome, from a press desk account whose name is public (not a secret); its
+    verification page and its ward's archive and feed are probed, so they must never
+    show who received it."""
+    from core.extensions import db
+    from core.messaging import Target, create_message
+    from core.models import Area, Delivery, Staff, utcnow
+    from core.verification import new_code
+
+    with app.app_context():
+        for key, side in sides.items():
+            officer = db.session.get(Staff, side.actors[f"officer_{key}"].id)
+            ward = db.session.scalar(select(Area).where(Area.code == side.ward))
+            desk = Staff(email=f"press.desk.{key}@example.org", name=f"Press Desk {key}",
+                         password_hash="!", organisation_id=officer.organisation_id,
+                         role="officer", areas=[ward])
+            db.session.add(desk)
+            db.session.flush()
+            message = create_message(desk, title=f"Public alert {key}", body="Body",
+                                     plain_text="Text", category="witness_appeal",
+                                     priority=3, target=Target(areas=[side.ward]).to_json(),
+                                     public=True)
+            message.status, message.sent_at = "sent", utcnow()
+            message.verification_code, message.area_paths = new_code(), f" {ward.path} "
+            message.outcome, message.outcome_note = "found", f"Public note {key}"
+            db.session.add(message)
+            db.session.flush()
+            db.session.add(Delivery(message_id=message.id, member_id=side.residents[0],
+                                    channel="email", state="sent"))
+            db.session.commit()
+            code = message.code_for_reading
+            side.probes += [f"/verify/{code}", f"/verify?code={code}",
+                            f"/alerts/{side.ward}", f"/alerts/{side.ward}.atom",
+                            f"/alerts/{side.district}.atom"]
+            side.form["outcome"] = "arrested"
+
+
+def _reply_snapshot(reply_id: int) -> Callable[[], Any]:
+    def snapshot() -> dict[str, Any] | None:
+        from core.extensions import db
+        from core.models import Reply
+
+        reply = db.session.get(Reply, reply_id)
+        return None if reply is None else {
+            "state": reply.state, "assignee": reply.assignee_id, "flagged": reply.flagged,
+            "notes": [n.text for n in reply.notes], "answers": [a.text for a in reply.answers],
+        }
+
+    return snapshot
 
 
 def collect_providers(results: Iterable[Mapping[str, Mapping[str, Any]] | None]

@@ -8,7 +8,17 @@ from datetime import UTC, datetime
 from typing import Any
 
 import wtforms
-from flask import Blueprint, current_app, flash, g, jsonify, redirect, render_template, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -22,6 +32,7 @@ from core.areas import within
 from core.extensions import db
 from core.forms import (
     GovCheckboxesInput,
+    GovCheckboxInput,
     GovRadioInput,
     GovSelect,
     GovSubmitInput,
@@ -41,7 +52,23 @@ from core.messaging import (
     sms_segments,
     ward_name,
 )
-from core.models import MESSAGE_CATEGORIES, Delivery, Member, Message, Postcode, Staff, utcnow
+from core.models import (
+    MESSAGE_CATEGORIES,
+    MESSAGE_OUTCOMES,
+    Delivery,
+    Member,
+    Message,
+    Postcode,
+    Staff,
+    utcnow,
+)
+from core.outcomes import (
+    NOTE_MAX_LENGTH,
+    OUTCOME_LABELS,
+    can_have_outcome,
+    follow_up_defaults,
+    record_outcome,
+)
 from core.plugins import MessageVetoed
 from core.registry import Registry, current_registry
 from core.scoping import get_scoped_message, message_scope
@@ -110,6 +137,11 @@ class MessageForm(FlaskForm):
         _l("Send later (optional)"), [Optional()], widget=GovTextInput(),
         description=_l("UK time, for example 2026-12-24 18:30. Leave empty to send when "
                        "you press Send."))
+    public = wtforms.BooleanField(
+        _l("Show on the public alerts page for the areas it was sent to"),
+        widget=GovCheckboxInput(),
+        description=_l("Anyone can then read it there and in the areas' feeds, with who sent "
+                       "it, but never who received it."))
     submit = wtforms.SubmitField(_l("Check who it reaches"), widget=GovSubmitInput())
 
     def validate_send_at(self, field: wtforms.Field) -> None:
@@ -219,29 +251,35 @@ def index() -> str:
 def new() -> str | Response:
     staff: Staff = g.staff
     form = message_form(current_registry())
-    if form.validate_on_submit():
-        target = form.target()
-        message = create_message(
-            staff, title=form.title.data, body=form.body.data, plain_text=form.plain_text.data,
-            title_cy=form.title_cy.data or None, body_cy=form.body_cy.data or None,
-            plain_text_cy=form.plain_text_cy.data or None, category=form.category.data,
-            priority=int(form.priority.data), target=target.to_json(),
-            scheduled_for=getattr(form.send_at, "scheduled_for", None),
-        )
-        db.session.add(message)
-        db.session.flush()
-        try:
-            preview(message, staff)
-        except TargetError as exc:
-            db.session.rollback()
-            for part, reason in exc.errors.items():
-                form.error_on(part, reason)
-        else:
-            db.session.commit()
-            return redirect(url_for("messages.check", message_id=message.id))
+    if form.validate_on_submit() and (made := _draft(form, staff, form.target())):
+        return made
     return render_template("messages/new.html", form=form,
                            segments=sms_segments(form.plain_text.data or ""),
                            target_map=target_map_settings())
+
+
+def _draft(form: MessageForm, staff: Staff, target: Target) -> Response | None:
+    """Save a draft from a valid compose form aimed at ``target`` and go to its check
+    page; None (with the errors on the form) when the target is refused."""
+    message = create_message(
+        staff, title=form.title.data, body=form.body.data, plain_text=form.plain_text.data,
+        title_cy=form.title_cy.data or None, body_cy=form.body_cy.data or None,
+        plain_text_cy=form.plain_text_cy.data or None, category=form.category.data,
+        priority=int(form.priority.data), target=target.to_json(),
+        scheduled_for=getattr(form.send_at, "scheduled_for", None),
+        public=bool(form.public.data),
+    )
+    db.session.add(message)
+    db.session.flush()
+    try:
+        preview(message, staff)
+    except TargetError as exc:
+        db.session.rollback()
+        for part, reason in exc.errors.items():
+            form.error_on(part, reason)
+        return None
+    db.session.commit()
+    return redirect(url_for("messages.check", message_id=message.id))
 
 
 def target_map_settings() -> dict[str, str]:
@@ -408,4 +446,62 @@ def show(message_id: int) -> str:
     return render_template("messages/show.html", message=message, by_state=by_state,
                            by_area=by_area,
                            categories=CATEGORY_LABELS, can_approve=can_approve,
-                           counts=counts, form=FlaskForm())
+                           counts=counts, form=FlaskForm(), outcome_labels=OUTCOME_LABELS)
+
+
+# -- outcomes and follow-ups ----------------------------------------------------------------
+
+
+class OutcomeForm(FlaskForm):
+    outcome = wtforms.RadioField(
+        _l("How did it end?"), choices=[(o, OUTCOME_LABELS[o]) for o in MESSAGE_OUTCOMES],
+        validators=[InputRequired(message=_l("Choose how it ended"))], widget=GovRadioInput())
+    note = wtforms.TextAreaField(
+        _l("Note for the public (optional)"),
+        [Optional(), Length(max=NOTE_MAX_LENGTH,
+                            message=_l("Keep the note to 1,000 characters"))],
+        widget=GovTextArea(),
+        description=_l("Shown with the alert on its verification page and the public alerts "
+                       "pages when the alert is public. Name nobody."))
+    submit = wtforms.SubmitField(_l("Save the outcome"), widget=GovSubmitInput())
+
+
+def _sent_message(staff: Staff, message_id: int) -> Message:
+    """The sent message ``message_id`` if ``staff`` may see it; 404 otherwise (a draft
+    has no outcome and nobody to follow up)."""
+    message = get_scoped_message(staff, message_id)
+    if not can_have_outcome(message):
+        abort(404)
+    return message
+
+
+@bp.route("/<int:message_id>/outcome", methods=["GET", "POST"])
+@staff_required("core.messages.send")
+def outcome(message_id: int) -> str | Response:
+    """Record how an appeal ended, with an optional note for the public."""
+    staff: Staff = g.staff
+    message = _sent_message(staff, message_id)
+    form = OutcomeForm(data={"outcome": message.outcome, "note": message.outcome_note})
+    if form.validate_on_submit():
+        record_outcome(message, staff, form.outcome.data, form.note.data)
+        db.session.commit()
+        flash(_("Outcome saved"), "success")
+        return redirect(url_for("messages.show", message_id=message.id, _anchor="outcome"))
+    return render_template("messages/outcome.html", message=message, form=form)
+
+
+@bp.route("/<int:message_id>/follow-up", methods=["GET", "POST"])
+@staff_required("core.messages.send")
+def follow_up(message_id: int) -> str | Response:
+    """Write a follow-up to exactly the residents who received a sent message (those of
+    them who can still receive it): the compose form, prefilled, without targeting."""
+    staff: Staff = g.staff
+    original = _sent_message(staff, message_id)
+    form = message_form(current_registry(), data=follow_up_defaults(original))
+    # Whatever targeting fields are posted, the target is the original's recipients.
+    if form.validate_on_submit() and (
+            made := _draft(form, staff, Target(follow_up_of=original.id))):
+        return made
+    return render_template("messages/new.html", form=form, follow_up=original,
+                           segments=sms_segments(form.plain_text.data or ""),
+                           target_map=target_map_settings())
