@@ -28,8 +28,12 @@ from core.models import (
     MemberConsent,
     MemberFieldValue,
     MemberInterest,
+    Message,
+    MessageRating,
     Organisation,
     Postcode,
+    PushSubscription,
+    Reply,
     Staff,
     utcnow,
 )
@@ -245,6 +249,28 @@ def personal_data(member: Member) -> dict[str, Any]:
     record["seen_by"] = [
         {"organisation": a.organisation.name, "action": a.action, "at": _iso(a.at)}
         for a in accesses
+    ]
+    replies = db.session.scalars(
+        select(Reply).where(Reply.member_id == member.id).order_by(Reply.received_at))
+    # What they wrote and the answers they were sent; never staff's internal notes.
+    record["replies"] = [
+        {"alert": r.message.title, "text": r.body, "via": r.via, "received_at": _iso(r.received_at),
+         "may_contact": r.may_contact,
+         "answers": [{"text": a.text, "at": _iso(a.at)} for a in r.answers]}
+        for r in replies
+    ]
+    ratings = db.session.execute(
+        select(Message.title, MessageRating.useful, MessageRating.at)
+        .join(Message, Message.id == MessageRating.message_id)
+        .where(MessageRating.member_id == member.id).order_by(MessageRating.at))
+    record["ratings"] = [{"alert": title, "useful": useful, "at": _iso(at)}
+                         for title, useful, at in ratings]
+    devices = db.session.scalars(select(PushSubscription).where(
+        PushSubscription.member_id == member.id).order_by(PushSubscription.created_at))
+    record["push_devices"] = [
+        {"device": d.user_agent, "added_at": _iso(d.created_at),
+         "last_used_at": _iso(d.last_used_at)}
+        for d in devices
     ]
     return record
 

@@ -257,6 +257,43 @@ def test_a_member_downloads_everything_held_about_them(app, client, county, make
     assert data["seen_by"][0]["organisation"] == "Wealdshire Police"
     assert data["seen_by"][0]["action"] == "view"
     assert "password_hash" not in data
+    assert data["replies"] == data["ratings"] == data["push_devices"] == []
+
+
+def test_the_download_holds_replies_ratings_and_devices_but_no_internal_notes(
+        app, client, county, make_member, make_staff, login):
+    from core.models import MessageRating, PushSubscription, Reply, ReplyAnswer, ReplyNote
+
+    member_id = make_member()
+    officer = make_staff("officer", areas=["E05900001"])
+    with app.app_context():
+        sender = db.session.get(Staff, officer)
+        message = create_message(sender, title="Van seen on Mill Lane", body="B",
+                                 plain_text="P", category="witness_appeal", priority=2,
+                                 target={})
+        db.session.add(message)
+        db.session.commit()
+        send(message, sender)
+        reply = Reply(message_id=message.id, member_id=member_id,
+                      organisation_id=sender.organisation_id, body="A white van at 9pm",
+                      via="web", may_contact=True)
+        reply.notes = [ReplyNote(staff_id=officer, text="Known to us: check PNC")]
+        reply.answers = [ReplyAnswer(staff_id=officer, text="Thank you, very helpful")]
+        db.session.add_all([reply, MessageRating(message_id=message.id, member_id=member_id,
+                                                 useful=True),
+                            PushSubscription(member_id=member_id, endpoint="https://push.example/1",
+                                             p256dh="k", auth="a", user_agent="Firefox on Linux")])
+        db.session.commit()
+    login(client, member=member_id)
+    body = client.get("/account/my-data.json").get_data(as_text=True)
+    data = json.loads(body)
+    assert data["replies"][0]["alert"] == "Van seen on Mill Lane"
+    assert data["replies"][0]["text"] == "A white van at 9pm"
+    assert data["replies"][0]["answers"][0]["text"] == "Thank you, very helpful"
+    assert "check PNC" not in body  # staff's internal notes are not the resident's
+    assert data["ratings"] == [{"alert": "Van seen on Mill Lane", "useful": True,
+                                "at": data["ratings"][0]["at"]}]
+    assert data["push_devices"][0]["device"] == "Firefox on Linux"
 
 
 def test_a_member_sees_who_has_seen_their_details(app, client, county, make_member,
