@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.policy import SMTP
-from email.utils import formataddr, formatdate, parseaddr
+from email.utils import formatdate, parseaddr
 from typing import Any
 
 from flask import current_app, render_template
@@ -26,7 +26,7 @@ from sqlalchemy import case, exists, func, insert, literal, or_, select, update
 from sqlalchemy.orm import aliased
 
 from core import reach
-from core.emails import save_to_outbox, unsubscribe_url
+from core.emails import mail_sender, save_to_outbox, unsubscribe_url
 from core.extensions import db, mail
 from core.models import (
     Delivery,
@@ -307,13 +307,18 @@ def _mail_message(item: Outgoing) -> MailMessage:
     )
     # The same Message-ID as the fast path's, so replies thread back to the delivery.
     mail_message.msgId = f"<{item.delivery_id}@{message_id_domain()}>"
-    mail_message.extra_headers = {
-        "X-Commonwatch-Delivery": str(item.delivery_id),
+    mail_message.extra_headers = _alert_headers(str(item.delivery_id), item.unsubscribe_url)
+    return mail_message
+
+
+def _alert_headers(delivery_id: str, unsubscribe_url: str) -> dict[str, str]:
+    """The headers every alert email carries besides the usual ones."""
+    return {
+        "X-Commonwatch-Delivery": delivery_id,
         # RFC 8058 one-click unsubscribe; the link needs no sign-in.
-        "List-Unsubscribe": f"<{item.unsubscribe_url}>",
+        "List-Unsubscribe": f"<{unsubscribe_url}>",
         "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
     }
-    return mail_message
 
 
 #: Stand-ins, in an email built once per batch and language, for what differs between
@@ -342,15 +347,13 @@ class _Template:
         email["To"] = _TO
         email["Date"] = formatdate()
         email["Message-ID"] = f"<{_ID}@{domain}>"
-        email["X-Commonwatch-Delivery"] = _ID
         # Replies by email come back to the inbound address, naming message and member.
         reply_to = reply_address(item.reply_url)
         self.reply_to = reply_to is not None
         if reply_to is not None:
             email["Reply-To"] = f"reply+{_REPLY_TO}@{reply_to.rpartition('@')[2]}"
-        # RFC 8058 one-click unsubscribe; the link needs no sign-in.
-        email["List-Unsubscribe"] = f"<{_URL}>"
-        email["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+        for name, value in _alert_headers(_ID, _URL).items():
+            email[name] = value
         text = item.text.replace(REPLY_STAND_IN, _REPLY_URL)
         # Quoted-printable keeps the stand-ins whole (base64 would not).
         email.set_content(text + "\n\n" + _URL + "\n", cte="quoted-printable")
@@ -392,11 +395,9 @@ def send_email(message: Message | None, items: list[Outgoing]
         for item in items:
             save_to_outbox(_mail_message(item))
         return {}
-    sender = current_app.config["MAIL_DEFAULT_SENDER"]
-    if isinstance(sender, tuple | list):
-        sender = formataddr(tuple(sender))
+    sender = mail_sender()
     envelope_from = parseaddr(sender)[1]
-    domain = envelope_from.rpartition("@")[2] or "localhost"
+    domain = message_id_domain()
     templates: dict[tuple[str, str, str], _Template] = {}
     failures: dict[int, tuple[str, str]] = {}
     with mail.connect() as connection:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from email.utils import formataddr
 from pathlib import Path
 
 from flask import current_app, render_template
@@ -21,8 +22,18 @@ RESET_MAX_AGE = 3600
 
 def external_url(endpoint: str, **values: str) -> str:
     """An absolute link built from ``BASE_URL`` (never from a request's Host header)."""
-    adapter = current_app.url_map.bind("localhost", script_name="/")
+    # Bound once per app: alert batches build two links per recipient.
+    adapter = current_app.extensions.get("commonwatch_url_adapter")
+    if adapter is None:
+        adapter = current_app.url_map.bind("localhost", script_name="/")
+        current_app.extensions["commonwatch_url_adapter"] = adapter
     return current_app.config["BASE_URL"].rstrip("/") + adapter.build(endpoint, values)
+
+
+def mail_sender() -> str:
+    """The From address of the emails we send (``MAIL_DEFAULT_SENDER``), as a header."""
+    sender = current_app.config["MAIL_DEFAULT_SENDER"]
+    return formataddr(tuple(sender)) if isinstance(sender, tuple | list) else sender
 
 
 UNSUBSCRIBE_PURPOSE = "unsubscribe"

@@ -52,6 +52,7 @@ from core.models import (
     Member,
     MemberChannel,
     Message,
+    PushSubscription,
     Staff,
     UTCDateTime,
     utcnow,
@@ -286,10 +287,6 @@ def is_daytime(at: datetime | None = None) -> bool:
 def has_contact() -> ColumnElement[bool]:
     """SQL over MemberChannel (joined to Member): the member has a working contact for
     the channel. Push needs at least one subscribed device."""
-    from sqlalchemy import exists
-
-    from core.models import PushSubscription
-
     return or_(
         and_(MemberChannel.channel == "email", Member.email_verified_at.is_not(None),
              Member.email_invalid_at.is_(None)),

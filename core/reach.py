@@ -220,14 +220,13 @@ def refresh(full: bool = False) -> int:
         full = True
     last = db.session.scalar(select(func.max(ReachDirty.id)))
     everything, areas = dirty_areas()
+    members: ColumnElement[bool] | None = None
     if full or everything:
-        members: ColumnElement[bool] = true()
+        members = true()
         db.session.execute(delete(ReachCount))
     elif areas:
         members = within(areas, Member.area_id)
         db.session.execute(delete(ReachCount).where(within(areas, ReachCount.area_id)))
-    else:
-        members = None  # type: ignore[assignment]
     if members is not None:
         db.session.execute(insert(ReachCount).from_select(
             ["organisation_id", "area_id", "min_priority", "channel", "by_day", "by_night",

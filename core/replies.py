@@ -24,7 +24,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from email.message import EmailMessage
-from email.utils import formataddr, getaddresses, parseaddr
+from email.utils import getaddresses, parseaddr
 from html.parser import HTMLParser
 from typing import Any
 
@@ -34,7 +34,7 @@ from flask_babel import gettext as _
 from sqlalchemy import case, func, select
 from sqlalchemy.exc import IntegrityError
 
-from core.emails import external_url, send
+from core.emails import external_url, mail_sender, send
 from core.extensions import db
 from core.jobs import enqueue
 from core.models import (
@@ -159,10 +159,7 @@ def reply_address(link: str) -> str | None:
 
 def message_id_domain() -> str:
     """The domain of our Message-IDs (``<delivery id@domain>``): the sender's."""
-    sender = current_app.config["MAIL_DEFAULT_SENDER"]
-    if isinstance(sender, tuple | list):
-        sender = formataddr(tuple(sender))
-    return parseaddr(sender)[1].rpartition("@")[2] or "localhost"
+    return parseaddr(mail_sender())[1].rpartition("@")[2] or "localhost"
 
 
 # -- keyword escalation ---------------------------------------------------------------------
