@@ -9,6 +9,16 @@ from core.access import has_permission, member_required, public, staff_required
 from core.areas import lookup_postcode, normalise_postcode, within
 from core.extensions import db
 from core.jobs import enqueue
+from core.messaging import (
+    GroupSender,
+    Target,
+    TargetError,
+    create_message,
+    delivery_states,
+    sms_segments,
+)
+from core.messaging import preview as preview_message
+from core.messaging import send as send_message
 from core.models import Area, Member, Organisation, Postcode, Staff
 from core.plugins import MessageVetoed, hookimpl
 from core.registry import NavItem, Permission, ProfileField, RuleFilter, TargetingRule, WatchType
@@ -17,6 +27,7 @@ from core.targeting import apply_rule, has_interest, member_field_value, members
 
 __all__ = [
     "Area",
+    "GroupSender",
     "Member",
     "MessageVetoed",
     "NavItem",
@@ -26,10 +37,14 @@ __all__ = [
     "ProfileField",
     "RuleFilter",
     "Staff",
+    "Target",
+    "TargetError",
     "TargetingRule",
     "WatchType",
     "apply_rule",
+    "create_message",
     "db",
+    "delivery_states",
     "enqueue",
     "get_scoped_member",
     "gettext",
@@ -43,8 +58,11 @@ __all__ = [
     "member_scope",
     "members_matching",
     "normalise_postcode",
+    "preview_message",
     "public",
     "scoped_members",
+    "send_message",
+    "sms_segments",
     "staff_required",
     "within",
 ]

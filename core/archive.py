@@ -89,6 +89,9 @@ class SenderDetails:
 def sender_details(message: Message) -> SenderDetails:
     """The sender's name, role, organisation and areas (the organisation alone when the
     sender's account has since been deleted)."""
+    if message.sender_name:  # sent on behalf of a group (core.messaging.GroupSender)
+        return SenderDetails(message.sender_name, message.sender_role,
+                             message.organisation.name, message.sender_areas or "")
     sender = message.sender
     if sender is None:
         return SenderDetails(None, None, message.organisation.name, "")

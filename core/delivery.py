@@ -26,6 +26,7 @@ from sqlalchemy import case, exists, func, insert, literal, or_, select, update
 from sqlalchemy.orm import aliased
 
 from core import reach
+from core.archive import sender_details
 from core.emails import mail_sender, save_to_outbox, unsubscribe_url
 from core.extensions import db, mail
 from core.models import (
@@ -34,7 +35,6 @@ from core.models import (
     Member,
     MemberChannel,
     Message,
-    Staff,
     UTCDateTime,
     utcnow,
 )
@@ -60,14 +60,6 @@ def claim(message_id: int, first_id: int, last_id: int) -> list[int]:
     return sorted(ids)
 
 
-def _sender_line(message: Message) -> str:
-    sender: Staff | None = message.sender
-    if sender is None:
-        return message.organisation.name
-    areas = ", ".join(a.name for a in sender.areas)
-    return f"{sender.name}, {sender.role.replace('_', ' ')}, {message.organisation.name} ({areas})"
-
-
 def outgoing(message: Message, ids: Sequence[int]) -> dict[str, list[Outgoing]]:
     """The claimed deliveries, rendered for each member's language, by channel."""
     rows = db.session.execute(
@@ -84,9 +76,9 @@ def outgoing(message: Message, ids: Sequence[int]) -> dict[str, list[Outgoing]]:
         plain = (message.plain_text_cy if welsh else message.plain_text) or ""
         with force_locale("cy" if welsh else "en"):
             text = render_template("emails/alert.txt", message=message, subject=subject,
-                                   plain=plain, sender_line=_sender_line(message))
+                                   plain=plain, sender_line=sender_details(message).line())
             body = render_template("emails/alert.html", message=message, subject=subject,
-                                   html=html, sender_line=_sender_line(message))
+                                   html=html, sender_line=sender_details(message).line())
         rendered[language] = (subject, text, body, plain)
     by_channel: dict[str, list[Outgoing]] = defaultdict(list)
     for delivery_id, channel, member_id, email, phone, language in rows:

@@ -159,6 +159,32 @@ class Resolved:
     areas_only: bool
 
 
+@dataclass
+class GroupSender:
+    """Someone who is not a staff account sending to a group they run (a watch scheme's
+    coordinator), through the same pipeline, channels, caps and tracking as staff.
+
+    The group's plugin decides who may send and aims the message with its own targeting
+    rule; the core still reaches only members in ``areas`` who consented to
+    ``organisation_id``, and shows recipients ``name``, ``role`` and ``area_label`` as
+    the sender. Messages from a group sender go out at once: they are never scheduled,
+    held for approval, or followed up, and staff do not see them among their messages.
+    """
+
+    organisation_id: int
+    #: The areas the group covers; members outside them are never reached.
+    areas: list[Area]
+    name: str
+    role: str
+    area_label: str
+    #: Group senders have no staff account.
+    id: None = None
+
+
+#: Whoever sends a message: a staff account or a group's coordinator.
+Sender = Staff | GroupSender
+
+
 def areas_of(message: Message) -> list[Area]:
     """The areas ``message`` was aimed at when it was sent (``Message.area_paths``: its
     chosen areas, or its sender's); empty for a message not sent yet."""
@@ -169,7 +195,7 @@ def areas_of(message: Message) -> list[Area]:
     return list(db.session.scalars(select(Area).where(Area.id.in_(ids)).order_by(Area.code)))
 
 
-def resolve(target: Target, sender: Staff, priority: int) -> Resolved:
+def resolve(target: Target, sender: Sender, priority: int) -> Resolved:
     """The SQL condition selecting the members ``sender`` reaches with ``target``.
 
     Raises :class:`TargetError` for areas outside the sender's scope, unknown watch
@@ -203,7 +229,9 @@ def resolve(target: Target, sender: Staff, priority: int) -> Resolved:
     elif target.follow_up_of is None:
         words.append("in all your areas")
 
-    if target.follow_up_of is not None:
+    if target.follow_up_of is not None and isinstance(sender, GroupSender):
+        errors["follow_up_of"] = "a group's message cannot follow up another"
+    elif target.follow_up_of is not None:
         # The original recipients: members with a delivery of a sent message the sender
         # may see (an EXISTS probe on delivery's unique index), still under every
         # condition above (scope, consent, opt-out, priority).
@@ -268,7 +296,7 @@ def resolve(target: Target, sender: Staff, priority: int) -> Resolved:
                     and target.follow_up_of is None)
 
 
-def recipients(message: Message, sender: Staff) -> Select[tuple[int]]:
+def recipients(message: Message, sender: Sender) -> Select[tuple[int]]:
     """A SELECT of the ids of the members ``message`` reaches."""
     resolved = resolve(Target.from_json(message.target), sender, message.priority)
     return select(Member.id).where(resolved.clause)
@@ -421,7 +449,7 @@ def _count_exactly(message: Message, who: ColumnElement[bool], at: datetime | No
     return Counts(people, by_channel, by_ward, busy)
 
 
-def preview(message: Message, sender: Staff, at: datetime | None = None) -> Preview:
+def preview(message: Message, sender: Sender, at: datetime | None = None) -> Preview:
     """Count, without sending, who ``message`` reaches and over which channels.
 
     A target of areas alone is answered from the pre-counted figures (core.reach) for
@@ -461,6 +489,17 @@ def preview(message: Message, sender: Staff, at: datetime | None = None) -> Prev
     )
 
 
+def delivery_states(message: Message) -> list[tuple[str, str, int]]:
+    """How far ``message`` has gone: (channel, state, number of deliveries), by channel
+    and state."""
+    return [(channel, state, n) for channel, state, n in db.session.execute(
+        select(Delivery.channel, Delivery.state, func.count())
+        .where(Delivery.message_id == message.id)
+        .group_by(Delivery.channel, Delivery.state)
+        .order_by(Delivery.channel, Delivery.state)
+    ).all()]
+
+
 # -- sending --------------------------------------------------------------------------------
 
 
@@ -473,16 +512,20 @@ def needs_approval(message: Message, sender: Staff) -> bool:
             or message.category in listed("APPROVAL_CATEGORIES"))
 
 
-def create_message(sender: Staff, **fields: Any) -> Message:
+def create_message(sender: Sender, **fields: Any) -> Message:
     """A draft message from ``sender`` (not committed); Markdown is rendered here."""
     message = Message(organisation_id=sender.organisation_id, sender_id=sender.id, **fields)
+    if isinstance(sender, GroupSender):
+        message.sender_name = sender.name[:200]
+        message.sender_role = sender.role[:100]
+        message.sender_areas = sender.area_label[:255]
     message.body_html = render_markdown(message.body)
     if message.body_cy:
         message.body_html_cy = render_markdown(message.body_cy)
     return message
 
 
-def send(message: Message, sender: Staff, at: datetime | None = None) -> int:
+def send(message: Message, sender: Sender, at: datetime | None = None) -> int:
     """Fan ``message`` out: write one delivery per recipient and usable channel in one
     statement, in the same transaction that marks it sending, then queue delivery jobs
     in batches. Returns the number of people reached."""

@@ -439,6 +439,11 @@ class Message(db.Model):
     outcome_by_id: Mapped[int | None] = mapped_column(
         ForeignKey("staff.id", ondelete="SET NULL"))
     outcome_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: Who sent it, as recipients see it, when the sender is not a staff account (a
+    #: group's coordinator, through :class:`core.messaging.GroupSender`); None otherwise.
+    sender_name: Mapped[str | None] = mapped_column(String(200))
+    sender_role: Mapped[str | None] = mapped_column(String(100))
+    sender_areas: Mapped[str | None] = mapped_column(String(255))
 
     sender: Mapped[Staff | None] = relationship(foreign_keys=[sender_id])
     approved_by: Mapped[Staff | None] = relationship(foreign_keys=[approved_by_id])

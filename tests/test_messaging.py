@@ -191,6 +191,40 @@ def test_sending_writes_one_delivery_per_member_and_channel_and_delivers(app, re
         assert f'href="{links[m["To"]]}"' in m.get_body(("html",)).get_content()
 
 
+def test_a_group_sender_reaches_only_its_areas_and_consenting_members(app, ready, outbox):
+    """A coordinator's message (no staff account) goes through the same pipeline: only
+    members in the group's areas who consented to its organisation get it, and they see
+    the coordinator's name, role and group as its sender."""
+    from core.messaging import GroupSender, delivery_states
+    from core.models import Area, Organisation
+
+    with app.app_context():
+        police = db.session.scalar(select(Organisation).where(
+            Organisation.slug == "wealdshire-police"))
+        ward_a = db.session.scalar(select(Area).where(Area.code == WARD_A))
+        sender = GroupSender(police.id, [ward_a], "Jo Bloggs", "Scheme coordinator",
+                             "Mill Lane Watch")
+        message = create_message(sender, title="Bins out", body="Bin day.", plain_text="P",
+                                 category="community_news", priority=4,
+                                 target=Target().to_json())
+        db.session.add(message)
+        db.session.flush()
+        assert send(message, sender, at=NOON) == 2  # a@, horse@ — not dog@ in ward B
+        assert message.sender_id is None
+        assert sorted(delivery_states(message)) == [("email", "sent", 2), ("sms", "sent", 1)]
+        follow_up = create_message(sender, title="T", body="B", plain_text="P",
+                                   category="community_news", priority=4,
+                                   target=Target(follow_up_of=message.id).to_json())
+        with pytest.raises(TargetError) as caught:
+            send(follow_up, sender, at=NOON)
+        assert "follow_up_of" in caught.value.errors
+        db.session.rollback()
+    messages = outbox.wait_for(2)
+    assert sorted(m["To"] for m in messages) == ["a@example.org", "horse@example.org"]
+    text = messages[0].get_body(("plain",)).get_content()
+    assert "From: Jo Bloggs, Scheme coordinator, Wealdshire Police (Mill Lane Watch)" in text
+
+
 def test_welsh_speakers_get_the_welsh_version(app, make_member, make_staff, county, outbox):
     make_member(area=WARD_A, email="cymraeg@example.org", language="cy")
     make_member(area=WARD_A, email="english@example.org")

@@ -45,6 +45,7 @@ from core.messaging import (
     Target,
     TargetError,
     create_message,
+    delivery_states,
     needs_approval,
     preview,
     schedule,
@@ -426,12 +427,7 @@ def approve(message_id: int) -> Response:
 def show(message_id: int) -> str:
     staff: Staff = g.staff
     message = get_scoped_message(staff, message_id)
-    by_state = db.session.execute(
-        select(Delivery.channel, Delivery.state, func.count())
-        .where(Delivery.message_id == message.id)
-        .group_by(Delivery.channel, Delivery.state)
-        .order_by(Delivery.channel, Delivery.state)
-    ).all()
+    by_state = delivery_states(message)
     ward = ward_name()
     by_area = db.session.execute(
         select(ward, Delivery.state, func.count())
