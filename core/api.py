@@ -5,64 +5,110 @@ Everything named in ``__all__`` is kept stable between minor versions.
 
 from flask_babel import gettext, lazy_gettext
 
-from core.access import has_permission, member_required, public, staff_required
+from core.access import has_permission, log_denied, member_required, public, staff_required
 from core.areas import lookup_postcode, normalise_postcode, within
 from core.extensions import db
+from core.forms import (
+    GovCheckboxesInput,
+    GovCheckboxInput,
+    GovFileInput,
+    GovRadioInput,
+    GovSelect,
+    GovSubmitInput,
+    GovTextArea,
+    GovTextInput,
+)
 from core.jobs import enqueue
+from core.members import give_consent
 from core.messaging import (
     GroupSender,
     Target,
     TargetError,
     create_message,
     delivery_states,
+    has_working_channel,
     sms_segments,
 )
 from core.messaging import preview as preview_message
 from core.messaging import send as send_message
-from core.models import Area, Member, Organisation, Postcode, Staff
+from core.models import (
+    MESSAGE_CATEGORIES,
+    Area,
+    Member,
+    Message,
+    Organisation,
+    Postcode,
+    Staff,
+    UTCDateTime,
+    utcnow,
+)
 from core.plugins import MessageVetoed, hookimpl
 from core.registry import NavItem, Permission, ProfileField, RuleFilter, TargetingRule, WatchType
 from core.scoping import get_scoped_member, member_scope, scoped_members
+from core.shapes import ShapeError, postcodes_inside
+from core.shapes import check as check_shape
 from core.targeting import apply_rule, has_interest, member_field_value, members_matching
+from core.views.messages import CATEGORY_LABELS, postcode_points_geojson, target_map_settings
 
 __all__ = [
+    "CATEGORY_LABELS",
+    "MESSAGE_CATEGORIES",
+    "GovCheckboxInput",
+    "GovCheckboxesInput",
+    "GovFileInput",
+    "GovRadioInput",
+    "GovSelect",
+    "GovSubmitInput",
+    "GovTextArea",
+    "GovTextInput",
     "Area",
     "GroupSender",
     "Member",
+    "Message",
     "MessageVetoed",
     "NavItem",
     "Organisation",
     "Permission",
     "Postcode",
+    "ShapeError",
     "ProfileField",
     "RuleFilter",
     "Staff",
     "Target",
     "TargetError",
     "TargetingRule",
+    "UTCDateTime",
     "WatchType",
     "apply_rule",
+    "check_shape",
     "create_message",
     "db",
     "delivery_states",
     "enqueue",
     "get_scoped_member",
     "gettext",
+    "give_consent",
     "has_interest",
     "has_permission",
+    "has_working_channel",
     "hookimpl",
     "lazy_gettext",
+    "log_denied",
     "lookup_postcode",
     "member_field_value",
     "member_required",
     "member_scope",
     "members_matching",
     "normalise_postcode",
+    "postcode_points_geojson",
+    "postcodes_inside",
     "preview_message",
     "public",
     "scoped_members",
     "send_message",
     "sms_segments",
+    "target_map_settings",
     "staff_required",
+    "utcnow",
     "within",
 ]

@@ -78,6 +78,10 @@ class GovCheckboxInput(_Translated, gov.GovCheckboxInput):
 GovSubmitInput = gov.GovSubmitInput
 
 
+class GovFileInput(_Translated, gov.GovFileInput):
+    """GOV.UK's FileUpload with its built-in texts translated."""
+
+
 class GovPasswordInput(_Translated, gov.GovPasswordInput):
     """GOV.UK's password input with its show/hide texts translated."""
 

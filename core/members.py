@@ -179,6 +179,15 @@ def member_data(member: Member) -> MemberData:
     )
 
 
+def give_consent(member: Member, organisation_id: int, method: str = "self") -> bool:
+    """Record that ``member`` lets the organisation see their details and contact them
+    (not committed). Returns False when they had already given it."""
+    if organisation_id in member.consented_organisation_ids:
+        return False
+    member.consents.append(MemberConsent(organisation_id=organisation_id, method=method))
+    return True
+
+
 def opt_out(member: Member) -> None:
     """Stop every message to ``member`` until they opt back in."""
     member.opted_out_at = member.opted_out_at or utcnow()

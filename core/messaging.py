@@ -325,6 +325,13 @@ def has_contact() -> ColumnElement[bool]:
     )
 
 
+def has_working_channel(channel: str) -> ColumnElement[bool]:
+    """SQL over Member: the member chose ``channel`` and has a working contact for it
+    (for email: a verified address that has not been failing)."""
+    return exists().where(MemberChannel.member_id == Member.id,
+                          MemberChannel.channel == channel, has_contact())
+
+
 def _channel_usable(at: datetime | None) -> ColumnElement[bool]:
     """SQL over MemberChannel (joined to Member): the channel may be used now and the
     member has a contact for it."""

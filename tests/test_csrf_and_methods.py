@@ -26,6 +26,8 @@ GET_MAY_CHANGE: dict[str, frozenset[str] | None] = {
     # Staff views and exports of a member are recorded for the member to see; recording
     # them is the point of the table.
     "member_access": None,
+    # Each opening of a group document is recorded (who, when): the point of the table.
+    "neighbourhood_watch_document_access": None,
     # Every request of a session moves its idle timeout on (written at most once a minute).
     "user_session": frozenset({"last_seen_at"}),
 }

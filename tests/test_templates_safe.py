@@ -67,6 +67,13 @@ REVIEWED: dict[tuple[str, str], str] = {
         "sanitised as for emails/alert.html (see the test named there); "
         "tests/test_archive.py publishes a message with hostile Markdown and checks the page."
     ),
+    ("plugins/neighbourhood_watch/templates/neighbourhood_watch/print.html",
+     "{{ message.body_html|safe }}"): (
+        "message is a scheme's sent Message; body_html is only ever set to "
+        "core.messaging.render_markdown(body), sanitised as for emails/alert.html (see the "
+        "test named there); the plugin's tests print a message written with hostile "
+        "Markdown and check the page."
+    ),
     ("core/templates/messages/show.html", "{{ message.body_html|safe }}"): (
         "Message.body_html is only ever set to core.messaging.render_markdown(body), "
         "sanitised as for emails/alert.html (see the test named there); tests/test_xss.py "

@@ -227,6 +227,9 @@ class World:
     public_alerts: dict[str, str] = field(default_factory=dict)
     visitors: list[Visitor] = field(default_factory=list)
     urls: dict[str, list[str]] = field(default_factory=dict)
+    #: resident id -> route argument -> id of a plugin object named with the resident's
+    #: payload (a watch scheme they coordinate, a hidden group they chair, its document).
+    plugin_objects: dict[int, dict[str, int]] = field(default_factory=dict)
 
     def member_name(self, member_id: int) -> str:
         payload = self.residents.get(member_id)
@@ -326,6 +329,9 @@ def world(app: Flask, county: Any, make_staff: Any, login: Any, outbox: Any) -> 
     if "verify.check" in app.view_functions:  # sent, public alerts for the public pages
         world.public_alerts = publish_alerts(app, world.staff_visitors()[0].id)
 
+    if "neighbourhood_watch.scheme" in app.view_functions:
+        world.plugin_objects = neighbourhood_watch_objects(app, world)
+
     with app.app_context():
         for member_id, payload in world.residents.items():
             member = db.session.get(Member, member_id)
@@ -339,6 +345,38 @@ def world(app: Flask, county: Any, make_staff: Any, login: Any, outbox: Any) -> 
             assert staff.name == payload
             world.staff_accounts[staff.id] = payload
     return world
+
+
+def neighbourhood_watch_objects(app: Flask, world: World) -> dict[int, dict[str, int]]:
+    """For each resident: a scheme in ward A they coordinate and a hidden group they
+    chair, both named and described with their payload, and a document of the group
+    titled with it."""
+    from core.models import Area
+    from plugins.neighbourhood_watch.groups import Checked, store
+    from plugins.neighbourhood_watch.models import Group, GroupMember, Scheme, SchemeMember
+
+    made = {}
+    with app.app_context():
+        ward = db.session.scalar(select(Area).where(Area.code == WARD_A))
+        for member_id, payload in world.residents.items():
+            scheme = Scheme(name=payload, description=payload, organisation_id=world.police,
+                            areas=[ward], level="police")
+            group = Group(name=payload, description=payload, visibility="hidden",
+                          organisation_id=world.police, area_id=ward.id)
+            db.session.add_all([scheme, group])
+            db.session.flush()
+            place = SchemeMember(scheme_id=scheme.id, member_id=member_id, role="main",
+                                 status="active")
+            membership = GroupMember(group_id=group.id, member_id=member_id, role="chair",
+                                     status="active")
+            db.session.add_all([place, membership])
+            document = store(group, payload, Checked("notes.txt", "text/plain", b"notes"),
+                             db.session.get(Member, member_id))
+            db.session.commit()
+            made[member_id] = {"scheme_id": scheme.id, "request_id": place.id,
+                               "group_id": group.id, "membership_id": membership.id,
+                               "document_id": document.id}
+    return made
 
 
 def publish_alerts(app: Flask, officer_id: int) -> dict[str, str]:
@@ -419,6 +457,10 @@ def values_for(world: World, endpoint: str, argument: str, visitor: Visitor) -> 
         return [*world.public_alerts, "ZZZZ-2345"] if not staff else ["ZZZZ-2345"]
     if argument == "area_code":
         return [WARD_A, "NOWHERE"]
+    if world.plugin_objects and argument in next(iter(world.plugin_objects.values())):
+        if visitor.kind == "member":
+            return [world.plugin_objects[visitor.id][argument]]
+        return [ids[argument] for ids in world.plugin_objects.values()]
     pytest.fail(f"{endpoint} takes <{argument}>, which tests/test_xss.py cannot fill: "
                 "add it to values_for()")
 
