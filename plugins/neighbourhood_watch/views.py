@@ -93,6 +93,12 @@ def _member() -> Member:
     return current_user._get_current_object()
 
 
+def _recent_decisions(about: Any) -> list[Decision]:
+    """The last 50 decisions matching ``about`` (a scheme's or a group's), newest first."""
+    return list(db.session.scalars(select(Decision).where(about).order_by(
+        Decision.at.desc(), Decision.id.desc()).limit(50)))
+
+
 def _not_found(reason: str) -> None:
     log_denied(reason)
     abort(404)
@@ -322,9 +328,7 @@ def _manage_page(scheme: Scheme, invite_error: str | None = None) -> str:
         select(Message).join(SchemeMessage, SchemeMessage.message_id == Message.id)
         .where(SchemeMessage.scheme_id == scheme.id)
         .order_by(Message.id.desc()).limit(20))]
-    decisions = db.session.scalars(select(Decision).where(Decision.scheme_id == scheme.id)
-                                   .order_by(Decision.at.desc(), Decision.id.desc())
-                                   .limit(50)).all()
+    decisions = _recent_decisions(Decision.scheme_id == scheme.id)
     return render_template(
         "neighbourhood_watch/manage.html", scheme=scheme, requests=requests, members=members,
         candidates=candidates, sent=sent, decisions=decisions, decision_form=DecisionForm(),
@@ -454,9 +458,7 @@ def _staff_scheme_page(scheme: Scheme, error: str | None = None) -> str:
         member_scope(staff))).all()
     total = db.session.scalar(select(func.count()).select_from(
         scheme_logic.members_of(scheme).subquery()))
-    decisions = db.session.scalars(select(Decision).where(Decision.scheme_id == scheme.id)
-                                   .order_by(Decision.at.desc(), Decision.id.desc())
-                                   .limit(50)).all()
+    decisions = _recent_decisions(Decision.scheme_id == scheme.id)
     level = scheme_logic.staff_level(staff)
     # Names of people are shown to staff only where the core's scope lets them see
     # the person (they consented to the staff's organisation).
@@ -624,9 +626,7 @@ def _group_manage_page(group: Group, invite_form: InviteEmailForm | None = None,
         people = db.session.execute(group_logic.members_of(
             group, ("active", "invited", "requested"))).all()
     roles_form = MailingRolesForm(data={"roles": group_logic.mailing_roles(group)})
-    decisions = db.session.scalars(select(Decision).where(Decision.group_id == group.id)
-                                   .order_by(Decision.at.desc(), Decision.id.desc())
-                                   .limit(50)).all()
+    decisions = _recent_decisions(Decision.group_id == group.id)
     return render_template(
         "neighbourhood_watch/group_manage.html", group=group, people=people,
         decision_form=DecisionForm(), role_form=RoleForm, roles_form=roles_form,
