@@ -198,11 +198,13 @@ def set_role(group: Group, place: GroupMember, role: str, *, by_member: Member |
 
 
 def invite_by_email(group: Group, email: str, *, by_member: Member | None = None,
-                    by_staff: Staff | None = None) -> GroupMember:
-    """Invite the registered resident with ``email``; they see it under their groups."""
+                    by_staff: Staff | None = None) -> GroupMember | None:
+    """Invite the registered resident with ``email``; they see it under their groups.
+    Nothing happens, and nothing says so, when nobody is registered with it: the form
+    must not tell who is registered."""
     member = db.session.scalar(select(Member).where(Member.email == email.strip().lower()))
     if member is None:
-        raise SchemeError(_l("Nobody is registered with that email address"))
+        return None
     place = place_of(group, member)
     if place is not None and place.status == "active":
         raise SchemeError(_l("They are already a member"))

@@ -93,6 +93,18 @@ def _member() -> Member:
     return current_user._get_current_object()
 
 
+def _visible_to(staff: Staff, people: set[int], decisions: list[Decision]) -> set[int]:
+    """Which of ``people`` and of the residents named in ``decisions`` ``staff`` may see
+    by name: those the core's scope lets them see (who consented to their
+    organisation)."""
+    people = people | {d.subject_id for d in decisions if d.subject_id} | {
+        d.by_member_id for d in decisions if d.by_member_id}
+    if not people:
+        return set()
+    return set(db.session.scalars(select(Member.id).where(Member.id.in_(people),
+                                                          member_scope(staff))))
+
+
 def _recent_decisions(about: Any) -> list[Decision]:
     """The last 50 decisions matching ``about`` (a scheme's or a group's), newest first."""
     return list(db.session.scalars(select(Decision).where(about).order_by(
@@ -460,14 +472,8 @@ def _staff_scheme_page(scheme: Scheme, error: str | None = None) -> str:
         scheme_logic.members_of(scheme).subquery()))
     decisions = _recent_decisions(Decision.scheme_id == scheme.id)
     level = scheme_logic.staff_level(staff)
-    # Names of people are shown to staff only where the core's scope lets them see
-    # the person (they consented to the staff's organisation).
-    people = {p.member_id for p in applications} | {
-        d.subject_id for d in decisions if d.subject_id} | {
-        d.by_member_id for d in decisions if d.by_member_id} | {
-        p.member_id for p in scheme_logic.coordinators(scheme)}
-    named = set(db.session.scalars(select(Member.id).where(
-        Member.id.in_(people), member_scope(staff)))) if people else set()
+    named = _visible_to(staff, {p.member_id for p in applications}
+                        | {p.member_id for p in scheme_logic.coordinators(scheme)}, decisions)
     can_verify = level is not None and LEVELS.index(level) > LEVELS.index(scheme.level)
     return render_template("neighbourhood_watch/staff_scheme.html", scheme=scheme,
                            applications=applications, visible=visible, total=total,
@@ -631,6 +637,7 @@ def _group_manage_page(group: Group, invite_form: InviteEmailForm | None = None,
         "neighbourhood_watch/group_manage.html", group=group, people=people,
         decision_form=DecisionForm(), role_form=RoleForm, roles_form=roles_form,
         invite_form=invite_form or InviteEmailForm(), staff=staff, decisions=decisions,
+        named=_visible_to(staff, set(), decisions) if staff is not None else None,
         may_administer=staff is None or group_logic.staff_may_administer(group, staff))
 
 
@@ -709,7 +716,8 @@ def invite_to_group(group_id: int) -> str | Response:
             form.email.errors = [str(exc)]
         else:
             db.session.commit()
-            flash(gettext("The invitation was sent."))
+            flash(gettext("If someone is registered with that address, they are invited and "
+                          "will see it under their groups."))
             return redirect(url_for("neighbourhood_watch.manage_group", group_id=group.id))
     return _group_manage_page(group, invite_form=form)
 
@@ -916,7 +924,8 @@ def staff_invite_to_group(group_id: int) -> str | Response:
             form.email.errors = [str(exc)]
         else:
             db.session.commit()
-            flash(gettext("The invitation was sent."))
+            flash(gettext("If someone is registered with that address, they are invited and "
+                          "will see it under their groups."))
             return redirect(url_for("neighbourhood_watch.staff_group", group_id=group.id))
     return _group_manage_page(group, invite_form=form, staff=g.staff)
 
