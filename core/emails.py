@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import hmac
+import json
 from email.utils import formataddr
 from pathlib import Path
+from typing import Any
 
 from flask import current_app, render_template
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_mail import Message
+from itsdangerous import TimestampSigner
+from itsdangerous.encoding import base64_encode, int_to_bytes
+from itsdangerous.signer import HMACAlgorithm
 
 from core.extensions import db, mail
 from core.jobs import enqueue
 from core.models import Member, SecurityEvent, Staff, utcnow
-from core.security import make_token, password_fingerprint
+from core.security import _serializer, make_token, password_fingerprint
 
 VERIFY_MAX_AGE = 7 * 24 * 3600
 DOORSTEP_MAX_AGE = 14 * 24 * 3600
@@ -44,6 +50,55 @@ def unsubscribe_url(member_id: int) -> str:
     and the foot of every email (RFC 8058)."""
     token = make_token(UNSUBSCRIBE_PURPOSE, {"m": member_id})
     return external_url("account.unsubscribe", token=token)
+
+
+#: JSON as itsdangerous writes it, with the encoder made once.
+_compact_json = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
+class LinkSigner:
+    """Signed links to one endpoint for one purpose, for a batch of recipients: tokens
+    ``core.security.read_token`` reads as it reads ``make_token``'s, in a sixth of the
+    time. itsdangerous derives the key, sets up an HMAC and tries compressing the payload
+    anew for every token; here the key is derived once, the batch shares one timestamp,
+    and the payload (a few ids) is left uncompressed, which the reader accepts too (for
+    such payloads it is what ``make_token`` gives anyway)."""
+
+    _STAND_IN = "CWxTOKENxCW"
+
+    def __init__(self, purpose: str, endpoint: str) -> None:
+        self._serializer = _serializer(purpose)
+        signer = self._serializer.make_signer(self._serializer.salt)
+        self._fast = (isinstance(signer, TimestampSigner)
+                      and isinstance(signer.algorithm, HMACAlgorithm)
+                      and signer.sep == b"." and self._serializer.is_text_serializer
+                      and not self._serializer.serializer_kwargs)
+        if self._fast:
+            self._mac = hmac.new(signer.derive_key(), digestmod=signer.algorithm.digest_method)
+            self._timestamp = b"." + base64_encode(int_to_bytes(signer.get_timestamp()))
+        # Tokens are URL-safe, so the link is the same around every token.
+        url = external_url(endpoint, token=self._STAND_IN)
+        self._prefix, _, self._suffix = url.partition(self._STAND_IN)
+
+    def token(self, data: Any) -> str:
+        """The signed, timestamped token carrying ``data`` (JSON-serialisable)."""
+        if not self._fast:
+            return self._serializer.dumps(data)
+        payload = base64_encode(_compact_json(data))
+        value = payload + self._timestamp
+        mac = self._mac.copy()
+        mac.update(value)
+        return (value + b"." + base64_encode(mac.digest())).decode()
+
+    def url(self, data: Any) -> str:
+        """The link carrying ``data``."""
+        return self._prefix + self.token(data) + self._suffix
+
+
+def unsubscribe_links() -> LinkSigner:
+    """Signs members' unsubscribe links in bulk: ``.url({"m": member_id})`` is
+    ``unsubscribe_url(member_id)``."""
+    return LinkSigner(UNSUBSCRIBE_PURPOSE, "account.unsubscribe")
 
 
 def send(to: str, subject: str, template: str, language: str = "en", **context: object) -> None:

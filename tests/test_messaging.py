@@ -191,6 +191,203 @@ def test_sending_writes_one_delivery_per_member_and_channel_and_delivers(app, re
         assert f'href="{links[m["To"]]}"' in m.get_body(("html",)).get_content()
 
 
+class PipeliningServer:
+    """A real SMTP server (aiosmtpd) offering PIPELINING as Postfix does, so that alert
+    emails take the pipelined path; it refuses the recipients in ``refuse_rcpt`` and the
+    emails to those in ``refuse_data``, and keeps every write the client made to it."""
+
+    def __init__(self) -> None:
+        import socket
+
+        from aiosmtpd.controller import Controller
+
+        self.received: list[tuple[str, list[str], bytes]] = []
+        self.refuse_rcpt: set[str] = set()
+        self.refuse_data: set[str] = set()
+        server = self
+
+        class Handler:
+            async def handle_EHLO(self, smtp, session, envelope, hostname, responses):
+                session.host_name = hostname
+                return [*responses[:-1], "250-PIPELINING", responses[-1]]
+
+            async def handle_RCPT(self, smtp, session, envelope, address, options):
+                if address in server.refuse_rcpt:
+                    return "550 5.1.1 No such user"
+                envelope.rcpt_tos.append(address)
+                return "250 OK"
+
+            async def handle_DATA(self, smtp, session, envelope):
+                if set(envelope.rcpt_tos) & server.refuse_data:
+                    return "451 4.3.0 Try again later"
+                server.received.append((envelope.mail_from, list(envelope.rcpt_tos),
+                                        envelope.content))
+                return "250 OK"
+
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port = sock.getsockname()[1]
+        self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)
+
+    def emails(self) -> dict[str, object]:
+        """The emails received, parsed, by envelope recipient."""
+        import email
+        import email.policy
+
+        return {to[0]: email.message_from_bytes(content, policy=email.policy.default)
+                for _, to, content in self.received}
+
+
+@pytest.fixture
+def pipelining_smtp(monkeypatch):
+    import smtplib
+
+    server = PipeliningServer()
+    server.controller.start()
+    writes: list[bytes] = []
+    send = smtplib.SMTP.send
+
+    def recording_send(self, data):
+        writes.append(data if isinstance(data, bytes) else data.encode())
+        return send(self, data)
+
+    monkeypatch.setattr(smtplib.SMTP, "send", recording_send)
+    server.writes = writes
+    yield server
+    server.controller.stop()
+
+
+def test_pipelined_emails_are_each_a_complete_email_of_their_own(
+        make_app, county, make_member, make_staff, pipelining_smtp):
+    """The fast path (one email prepared per batch and language, completed per recipient
+    at byte level, sent with SMTP pipelining): every email parses as valid MIME and
+    carries its own recipient, Message-ID, delivery id, signed unsubscribe link (header
+    and both bodies), signed reply links and Reply-To address, in its own language."""
+    import email.policy
+    import re
+
+    from core.replies import read_address_token
+    from core.security import read_token
+
+    app = make_app(MAIL_PORT=pipelining_smtp.port, INBOUND_EMAIL_DOMAIN="in.example.org")
+    members = {f"p{n}@example.org": make_member(area=WARD_A, email=f"p{n}@example.org")
+               for n in range(4)}
+    members["cy@example.org"] = make_member(area=WARD_A, email="cy@example.org",
+                                            language="cy")
+    with app.app_context():
+        town = {"supervisor": make_staff("supervisor", areas=["E07900001"])}
+        sender = db.session.get(Staff, town["supervisor"])
+        # A line starting with a dot survives SMTP's dot-stuffing.
+        message = create_message(
+            sender, title="Burglary on Mill Lane", body="Sheds broken into.\n\n.Lock them.",
+            plain_text="Sheds broken into.\n.Lock them.", title_cy="Byrgleriaeth ŵyn",
+            body_cy="Siediau wedi'u torri.", plain_text_cy="Siediau ŵyn.",
+            category="crime_alert", priority=2, target=Target(areas=[WARD_A]).to_json())
+        db.session.add(message)
+        db.session.commit()
+        assert send(message, sender, at=NOON) == 5
+        deliveries = dict(db.session.execute(select(Delivery.member_id, Delivery.id)).all())
+        assert set(db.session.scalars(select(Delivery.state))) == {"sent"}
+        assert db.session.get(Message, message.id).status == "sent"
+    # Pipelined: an email's end and the next one's commands went out in one write.
+    assert any(b"\r\n.\r\nMAIL FROM:" in w and b"DATA\r\n" in w
+               for w in pipelining_smtp.writes)
+    emails = pipelining_smtp.emails()
+    assert sorted(emails) == sorted(members)
+    # The line starting with a dot went out doubled, and the server undid that.
+    assert any(b"\r\n..Lock them." in w for w in pipelining_smtp.writes)
+    for _, _, content in pipelining_smtp.received:
+        assert b"\r\n..Lock" not in content
+    for address, mail in emails.items():
+        member_id, delivery_id = members[address], deliveries[members[address]]
+        assert not mail.defects and all(not part.defects for part in mail.walk())
+        assert mail.get_content_type() == "multipart/alternative"
+        assert mail["To"] == address
+        assert mail["Message-ID"] == f"<{delivery_id}@commonwatch.example.org>"
+        assert mail["X-Commonwatch-Delivery"] == str(delivery_id)
+        assert mail["From"] == "Commonwatch <alerts@commonwatch.example.org>"
+        assert mail["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+        unsubscribe = mail["List-Unsubscribe"].strip("<>")
+        with app.app_context():
+            assert read_token("unsubscribe", unsubscribe.rpartition("/")[2], 3600) == {
+                "m": member_id}
+            local = mail["Reply-To"].partition("@")[0]
+            assert mail["Reply-To"].endswith("@in.example.org")
+            assert read_address_token(local) == (message.id, member_id)
+        text = mail.get_body(("plain",)).get_content()
+        html = mail.get_body(("html",)).get_content()
+        assert unsubscribe in text and f'href="{unsubscribe}"' in html
+        reply = re.search(r"https://\S+/reply/([\w.-]+)", text)
+        with app.app_context():
+            assert read_token("reply", reply.group(1), 3600) == [message.id, member_id]
+        assert f'href="{reply.group(0)}/useful"' in html
+        welsh = address == "cy@example.org"
+        assert mail["Subject"] == ("Byrgleriaeth ŵyn" if welsh else "Burglary on Mill Lane")
+        assert ("Siediau ŵyn." in text) is welsh
+        assert ("\n.Lock them." in text.replace("\r\n", "\n")) is not welsh
+        assert ('lang="cy"' in html) is welsh
+        # It is what the email package itself makes of it.
+        assert mail.as_bytes(policy=email.policy.SMTP).count(b"\r\n\r\n") >= 3
+
+
+def test_pipelined_refusals_are_recorded_per_delivery(make_app, county, make_member,
+                                                      make_staff, pipelining_smtp):
+    app = make_app(MAIL_PORT=pipelining_smtp.port)
+    for name in ("a", "b", "c", "d"):
+        make_member(area=WARD_A, email=f"{name}@example.org")
+    pipelining_smtp.refuse_rcpt.add("b@example.org")
+    pipelining_smtp.refuse_data.add("c@example.org")
+    with app.app_context():
+        town = {"supervisor": make_staff("supervisor", areas=["E07900001"])}
+        message, sender = draft(app, town, areas=[WARD_A])
+        assert send(message, sender, at=NOON) == 4
+        outcome = dict(db.session.execute(
+            select(Member.email, Delivery.state + ":" + func.coalesce(Delivery.error, ""))
+            .join(Member, Member.id == Delivery.member_id)).all())
+        assert db.session.get(Message, message.id).status == "sending"
+    assert outcome == {"a@example.org": "sent:", "b@example.org":
+                       "temporary-failure:SMTPRecipientsRefused",
+                       "c@example.org": "temporary-failure:SMTPDataError",
+                       "d@example.org": "sent:"}
+    assert sorted(pipelining_smtp.emails()) == ["a@example.org", "d@example.org"]
+
+
+def test_links_signed_in_bulk_are_the_same_as_one_by_one(app, monkeypatch):
+    import time
+
+    import itsdangerous.timed
+
+    from core.emails import LinkSigner, unsubscribe_links, unsubscribe_url
+    from core.replies import reply_url
+    from core.security import read_token
+
+    now = int(time.time()) - 5
+    monkeypatch.setattr(itsdangerous.timed.TimestampSigner, "get_timestamp", lambda self: now)
+    with app.test_request_context("/"):
+        unsubscribe, reply = unsubscribe_links(), LinkSigner("reply", "replies.reply")
+        for member_id in (1, 42, 1111111111, 2**31 - 1):
+            assert unsubscribe.url({"m": member_id}) == unsubscribe_url(member_id)
+            assert reply.url([7, member_id]) == reply_url(7, member_id)
+            token = reply.url([7, member_id]).rpartition("/")[2]
+            assert read_token("reply", token, 60) == [7, member_id]
+            assert read_token("unsubscribe", token, 60) is None  # another purpose
+
+
+@pytest.mark.parametrize("url", [
+    "https://a.example/" + "x" * 42 + ".y" + "z" * 70, "https://a.example/?q=1&r=" + "=" * 70,
+    ".starts-with-a-dot" * 5,
+])
+def test_links_in_quoted_printable_lines(url):
+    import quopri
+
+    from core.delivery import _qp
+
+    encoded = _qp(url)
+    lines = encoded.split(b"\r\n")
+    assert all(len(line) <= 76 and not line.startswith(b".") for line in lines)
+    assert quopri.decodestring(encoded.replace(b"\r\n", b"\n")).decode() == url
+
+
 def test_a_group_sender_reaches_only_its_areas_and_consenting_members(app, ready, outbox):
     """A coordinator's message (no staff account) goes through the same pipeline: only
     members in the group's areas who consented to its organisation get it, and they see
