@@ -96,7 +96,7 @@ DEFAULTS: dict[str, Any] = {
     #: Non-urgent messages a member gets in a day; the rest wait for the daily digest.
     "DAILY_MESSAGE_CAP": 3,
     #: Deliveries per background job.
-    "DELIVERY_BATCH_SIZE": 500,
+    "DELIVERY_BATCH_SIZE": 1000,
     #: A temporary failure is retried after 60 s, 120 s, 240 s ... up to this many tries.
     "DELIVERY_RETRY_SECONDS": 60,
     "DELIVERY_MAX_ATTEMPTS": 5,
