@@ -9,11 +9,12 @@ writes the outcome of the whole batch back in a few statements.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import smtplib
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.policy import SMTP
@@ -459,9 +460,8 @@ class _Template:
     def fill(self, item: Outgoing) -> bytes:
         """The email for ``item``, ready for SMTP's DATA."""
         values = {_TO: item.address.encode(), _ID: str(item.delivery_id).encode(),
-                  _URL: item.unsubscribe_url.encode(), _URL + "qp": _qp(item.unsubscribe_url)}
-        if item.reply_url:
-            values[_REPLY_URL + "qp"] = _qp(item.reply_url)
+                  _URL: item.unsubscribe_url.encode(), _URL + "qp": _qp(item.unsubscribe_url),
+                  _REPLY_URL + "qp": _qp(item.reply_url)}
         if self.reply_to:
             token = address_token(self._message_id, item.member_id)
             values[_REPLY_TO] = token.removeprefix("reply+").encode()
@@ -554,6 +554,22 @@ class _SmtpSession:
         return failures
 
 
+@contextlib.contextmanager
+def _mail_connection() -> Iterator[Any]:
+    """A Flask-Mail connection that, unlike ``mail.connect()``'s, does not fail the batch
+    when the server has already hung up by the time of QUIT: every email it confirmed
+    before that was sent."""
+    connection = mail.connect()
+    connection.__enter__()
+    try:
+        yield connection
+    finally:
+        if connection.host is not None:
+            with contextlib.suppress(smtplib.SMTPException, OSError):
+                connection.host.quit()
+            connection.host.close()
+
+
 def send_email(message: Message | None, items: list[Outgoing]
                ) -> dict[int, tuple[str, str]]:
     """Email a batch over one SMTP connection (or save it, with no mail server set)."""
@@ -576,11 +592,16 @@ def send_email(message: Message | None, items: list[Outgoing]
                 templates[key] = None
         template = templates[key]
         if template is not None and template.usable and _PLAIN_ADDRESS.fullmatch(item.address):
-            prepared.append((item.delivery_id, item.address.encode(), template.fill(item)))
-        else:
-            others.append(item)
+            try:
+                prepared.append((item.delivery_id, item.address.encode(), template.fill(item)))
+                continue
+            except Exception:  # noqa: BLE001 - then it is built the slow way
+                current_app.logger.exception("could not complete the email")
+        others.append(item)
     failures: dict[int, tuple[str, str]] = {}
-    with mail.connect() as connection:
+    with _mail_connection() as connection:
+        if connection.host is None:  # Flask-Mail suppresses sending (MAIL_SUPPRESS_SEND)
+            others, prepared = items, []
         if prepared:
             failures.update(_SmtpSession(connection.host, parseaddr(sender)[1]).send(prepared))
         for item in others:

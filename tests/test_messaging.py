@@ -194,7 +194,8 @@ def test_sending_writes_one_delivery_per_member_and_channel_and_delivers(app, re
 class PipeliningServer:
     """A real SMTP server (aiosmtpd) offering PIPELINING as Postfix does, so that alert
     emails take the pipelined path; it refuses the recipients in ``refuse_rcpt`` and the
-    emails to those in ``refuse_data``, and keeps every write the client made to it."""
+    emails to those in ``refuse_data``, hangs up on the email to any in ``drop``, and
+    keeps every write the client made to it."""
 
     def __init__(self) -> None:
         import socket
@@ -204,6 +205,7 @@ class PipeliningServer:
         self.received: list[tuple[str, list[str], bytes]] = []
         self.refuse_rcpt: set[str] = set()
         self.refuse_data: set[str] = set()
+        self.drop: set[str] = set()
         server = self
 
         class Handler:
@@ -218,6 +220,9 @@ class PipeliningServer:
                 return "250 OK"
 
             async def handle_DATA(self, smtp, session, envelope):
+                if set(envelope.rcpt_tos) & server.drop:
+                    smtp.transport.close()
+                    return "421 4.3.0 Closing"
                 if set(envelope.rcpt_tos) & server.refuse_data:
                     return "451 4.3.0 Try again later"
                 server.received.append((envelope.mail_from, list(envelope.rcpt_tos),
@@ -350,6 +355,29 @@ def test_pipelined_refusals_are_recorded_per_delivery(make_app, county, make_mem
                        "c@example.org": "temporary-failure:SMTPDataError",
                        "d@example.org": "sent:"}
     assert sorted(pipelining_smtp.emails()) == ["a@example.org", "d@example.org"]
+
+
+def test_a_connection_lost_mid_batch_fails_only_what_was_not_confirmed(
+        make_app, county, make_member, make_staff, pipelining_smtp):
+    app = make_app(MAIL_PORT=pipelining_smtp.port)
+    for n in range(8):
+        make_member(area=WARD_A, email=f"r{n}@example.org")
+    pipelining_smtp.drop.add("r4@example.org")
+    with app.app_context():
+        town = {"supervisor": make_staff("supervisor", areas=["E07900001"])}
+        message, sender = draft(app, town, areas=[WARD_A])
+        send(message, sender, at=NOON)
+        outcome = dict(db.session.execute(
+            select(Member.email, Delivery.state).join(Member, Member.id == Delivery.member_id)
+        ).all())
+        errors = set(db.session.scalars(select(Delivery.error).where(
+            Delivery.state != "sent")))
+    received = set(pipelining_smtp.emails())
+    # Sent exactly when the server confirmed it; the rest wait for a retry.
+    assert {a for a, state in outcome.items() if state == "sent"} == received
+    assert "r4@example.org" not in received and len(received) >= 1
+    assert {s for a, s in outcome.items() if a not in received} == {"temporary-failure"}
+    assert errors <= {"SMTPServerDisconnected", "ConnectionResetError", "BrokenPipeError"}
 
 
 def test_links_signed_in_bulk_are_the_same_as_one_by_one(app, monkeypatch):
