@@ -19,7 +19,7 @@ from itsdangerous.signer import HMACAlgorithm
 from core.extensions import db, mail
 from core.jobs import enqueue
 from core.models import Member, SecurityEvent, Staff, utcnow
-from core.security import _serializer, make_token, password_fingerprint
+from core.security import make_token, password_fingerprint, token_serializer
 
 VERIFY_MAX_AGE = 7 * 24 * 3600
 DOORSTEP_MAX_AGE = 14 * 24 * 3600
@@ -67,7 +67,7 @@ class LinkSigner:
     _STAND_IN = "CWxTOKENxCW"
 
     def __init__(self, purpose: str, endpoint: str) -> None:
-        self._serializer = _serializer(purpose)
+        self._serializer = token_serializer(purpose)
         signer = self._serializer.make_signer(self._serializer.salt)
         self._fast = (isinstance(signer, TimestampSigner)
                       and isinstance(signer.algorithm, HMACAlgorithm)

@@ -173,20 +173,22 @@ def use_recovery_code(user: Member | Staff, code: str) -> bool:
 # -- signed links ---------------------------------------------------------------------------
 
 
-def _serializer(purpose: str) -> URLSafeTimedSerializer:
+def token_serializer(purpose: str) -> URLSafeTimedSerializer:
+    """The serializer that signs and reads tokens for ``purpose``: what
+    :func:`make_token` and :func:`read_token` use, for code that signs many at once."""
     return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=f"commonwatch.{purpose}")
 
 
 def make_token(purpose: str, data: Any) -> str:
     """A signed, timestamped token carrying ``data`` for one ``purpose``."""
-    return _serializer(purpose).dumps(data)
+    return token_serializer(purpose).dumps(data)
 
 
 def read_token(purpose: str, token: str, max_age: int) -> Any | None:
     """The data in ``token`` if it is genuine, for ``purpose`` and younger than
     ``max_age`` seconds; otherwise None."""
     try:
-        return _serializer(purpose).loads(token, max_age=max_age)
+        return token_serializer(purpose).loads(token, max_age=max_age)
     except (SignatureExpired, BadSignature):
         return None
 
