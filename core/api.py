@@ -47,6 +47,7 @@ from core.registry import NavItem, Permission, ProfileField, RuleFilter, Targeti
 from core.scoping import get_scoped_member, member_scope, scoped_members
 from core.shapes import ShapeError, postcodes_inside
 from core.shapes import check as check_shape
+from core.shapes import covers as shape_covers
 from core.targeting import apply_rule, has_interest, member_field_value, members_matching
 from core.views.messages import CATEGORY_LABELS, postcode_points_geojson, target_map_settings
 
@@ -105,6 +106,7 @@ __all__ = [
     "preview_message",
     "public",
     "scoped_members",
+    "shape_covers",
     "send_message",
     "sms_segments",
     "target_map_settings",

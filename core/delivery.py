@@ -409,7 +409,7 @@ class _Template:
     (which the receiving server undoes), CRLF line ends, ASCII only. ``usable`` is False
     when a stand-in did not come out whole (the email is then sent the slow way)."""
 
-    def __init__(self, item: Outgoing, sender: str, domain: str) -> None:
+    def __init__(self, item: Outgoing, sender: str, domain: str, message_id: int) -> None:
         email = EmailMessage(policy=SMTP)
         email["Subject"] = item.subject
         email["From"] = sender
@@ -419,12 +419,10 @@ class _Template:
         # Replies by email come back to the inbound address, naming message and member.
         reply_to = reply_address(item.reply_url)
         self.reply_to = reply_to is not None
-        #: The message of the Reply-To addresses ("reply+<message>-<member>-...").
-        self._message_id = 0
+        #: The message the Reply-To addresses name ("reply+<message>-<member>-...").
+        self._message_id = message_id
         if reply_to is not None:
-            local, _, reply_domain = reply_to.partition("@")
-            self._message_id = int(local.removeprefix("reply+").split("-", 1)[0])
-            email["Reply-To"] = f"reply+{_REPLY_TO}@{reply_domain}"
+            email["Reply-To"] = f"reply+{_REPLY_TO}@{reply_to.partition('@')[2]}"
         for name, value in _alert_headers(_ID, _URL).items():
             email[name] = value
         text = item.text.replace(REPLY_STAND_IN, _REPLY_URL)
@@ -586,7 +584,8 @@ def send_email(message: Message | None, items: list[Outgoing]
         key = (item.subject, item.text, item.html, bool(item.reply_url))
         if key not in templates:
             try:
-                templates[key] = _Template(item, sender, domain)
+                # Only alerts carry reply links (a digest has none).
+                templates[key] = _Template(item, sender, domain, message.id if message else 0)
             except Exception:  # noqa: BLE001 - then each is built the slow way
                 current_app.logger.exception("could not prepare the email")
                 templates[key] = None

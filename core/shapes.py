@@ -9,7 +9,7 @@ the shape's bounding box, never once per member.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from sqlalchemy import select
@@ -72,24 +72,32 @@ def check(data: Any) -> Mapping[str, Any]:
     return data
 
 
-def postcodes_inside(data: Mapping[str, Any]) -> list[str]:
-    """The postcodes whose point lies inside the shape (``data`` already checked)."""
+def _bounds_and_test(data: Mapping[str, Any]
+                     ) -> tuple[tuple[float, ...], Callable[[float, float], bool]]:
+    """The shape's bounding box (west, south, east, north) and a test of whether a point
+    (longitude, latitude) lies inside it."""
     if data.get("type") == "Circle":
         center = (float(data["center"][0]), float(data["center"][1]))
-        bounds = _circle_bounds(center, float(data["radius_m"]))
+        radius = float(data["radius_m"])
+        return (_circle_bounds(center, radius),
+                lambda lon, lat: _distance_m(center, (lon, lat)) <= radius)
+    from shapely.geometry import Point, shape
 
-        def inside(lon: float, lat: float) -> bool:
-            return _distance_m(center, (lon, lat)) <= float(data["radius_m"])
-    else:
-        from shapely.geometry import Point, shape
+    geometry = shape(data)
+    return geometry.bounds, lambda lon, lat: geometry.covers(Point(lon, lat))
 
-        geometry = shape(data)
-        bounds = geometry.bounds
 
-        def inside(lon: float, lat: float) -> bool:
-            return geometry.covers(Point(lon, lat))
+def covers(data: Mapping[str, Any], longitude: float | None, latitude: float | None) -> bool:
+    """Whether the point lies inside the shape (``data`` already checked); a missing
+    point is outside."""
+    if longitude is None or latitude is None:
+        return False
+    return _bounds_and_test(data)[1](longitude, latitude)
 
-    west, south, east, north = bounds
+
+def postcodes_inside(data: Mapping[str, Any]) -> list[str]:
+    """The postcodes whose point lies inside the shape (``data`` already checked)."""
+    (west, south, east, north), inside = _bounds_and_test(data)
     candidates = db.session.execute(
         select(Postcode.postcode, Postcode.longitude, Postcode.latitude).where(
             Postcode.longitude.between(west, east), Postcode.latitude.between(south, north))

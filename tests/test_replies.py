@@ -140,7 +140,7 @@ def test_alert_emails_are_still_built_once_per_batch(app, town):
             message.title_cy, message.body_html_cy = "Fan wen", "<p>Fan</p>"
             items = outgoing(message, ids)["email"]
             template = _Template(items[0], "Alerts <alerts@commonwatch.example.org>",
-                                 "commonwatch.example.org")
+                                 "commonwatch.example.org", message.id)
             assert template.usable, language
             raw = template.fill(items[1]).decode()
             assert "Reply-To: reply+" in raw

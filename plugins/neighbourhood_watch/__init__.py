@@ -14,7 +14,7 @@ from typing import Any
 
 import wtforms
 from flask import Blueprint, url_for
-from sqlalchemy import exists, false
+from sqlalchemy import false
 
 from core import hookimpl
 from core.api import (
@@ -30,7 +30,8 @@ from core.api import (
 )
 from core.api import lazy_gettext as _l
 from plugins.neighbourhood_watch.groups import in_group
-from plugins.neighbourhood_watch.models import MODELS, Group, Scheme, SchemeMember
+from plugins.neighbourhood_watch.models import MODELS, Group, Scheme
+from plugins.neighbourhood_watch.schemes import in_scheme
 
 
 @hookimpl
@@ -90,10 +91,7 @@ def scheme_rule(params: Mapping[str, Any]) -> RuleFilter:
     scheme = db.session.get(Scheme, params["scheme"])
     if scheme is None:
         return RuleFilter(false(), f"members of scheme {params['scheme']} (no such scheme)")
-    clause = exists().where(SchemeMember.scheme_id == scheme.id,
-                               SchemeMember.member_id == Member.id,
-                               SchemeMember.status == "active")
-    return RuleFilter(clause, f"members of {scheme.name}")
+    return RuleFilter(in_scheme(scheme.id), f"members of {scheme.name}")
 
 
 def group_rule(params: Mapping[str, Any]) -> RuleFilter:

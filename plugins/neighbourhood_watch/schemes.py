@@ -18,6 +18,7 @@ from core.api import (
     GroupSender,
     Member,
     Organisation,
+    Postcode,
     Staff,
     Target,
     check_shape,
@@ -27,6 +28,7 @@ from core.api import (
     member_scope,
     postcodes_inside,
     send_message,
+    shape_covers,
     utcnow,
     within,
 )
@@ -118,11 +120,10 @@ def lives_in(scheme: Scheme, member: Member) -> bool:
         select(Member.id).where(Member.id == member.id, in_boundary(scheme))) is not None
 
 
-def schemes_covering(postcode_area: Area, postcode: str, ability: str = "listed"
-                     ) -> list[Scheme]:
-    """The schemes whose boundary takes in ``postcode`` (in ``postcode_area``), verified
-    far enough for ``ability``, by name."""
-    ancestors = [int(part) for part in postcode_area.path.strip("/").split("/") if part]
+def schemes_covering(postcode: Postcode, ability: str = "listed") -> list[Scheme]:
+    """The schemes whose boundary takes in ``postcode``, verified far enough for
+    ``ability``, by name."""
+    ancestors = [int(part) for part in postcode.area.path.strip("/").split("/") if part]
     candidates = db.session.scalars(
         select(Scheme).where(
             level_clause(ability),
@@ -130,12 +131,8 @@ def schemes_covering(postcode_area: Area, postcode: str, ability: str = "listed"
                            scheme_area.c.area_id.in_(ancestors)))
         .order_by(Scheme.name)
     ).all()
-    found = []
-    for scheme in candidates:
-        shape = shape_of(scheme)
-        if shape is None or postcode in postcodes_inside(shape):
-            found.append(scheme)
-    return found
+    return [scheme for scheme in candidates if scheme.shape is None
+            or shape_covers(shape_of(scheme), postcode.longitude, postcode.latitude)]
 
 
 def parse_shape(text: str | None) -> str | None:
@@ -278,11 +275,16 @@ def invite(scheme: Scheme, member_id: int, by: Member) -> SchemeMember:
     return place
 
 
+def in_scheme(scheme_id: int) -> ColumnElement[bool]:
+    """SQL over Member: an active member (coordinators included) of the scheme."""
+    return exists().where(SchemeMember.scheme_id == scheme_id,
+                          SchemeMember.member_id == Member.id,
+                          SchemeMember.status == "active")
+
+
 def members_of(scheme: Scheme) -> Select[tuple[Member]]:
     """The scheme's active members (coordinators included), by name."""
-    return select(Member).join(SchemeMember, SchemeMember.member_id == Member.id).where(
-        SchemeMember.scheme_id == scheme.id, SchemeMember.status == "active"
-    ).order_by(Member.name)
+    return select(Member).where(in_scheme(scheme.id)).order_by(Member.name)
 
 
 def apply_to_coordinate(scheme: Scheme, member: Member, role: str) -> SchemeMember:

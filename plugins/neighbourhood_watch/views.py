@@ -160,8 +160,8 @@ def _finder(form: PostcodeSearchForm, join_form: JoinForm | None,
             form.postcode.errors = [gettext("We do not know that postcode. Check it and "
                                             "try again.")]
         else:
-            found = [_scheme_card(s) for s in scheme_logic.schemes_covering(
-                postcode.area, postcode.postcode) if s is not join_target]
+            found = [_scheme_card(s) for s in scheme_logic.schemes_covering(postcode)
+                     if s is not join_target]
     if join_target is not None:
         found = [_scheme_card(join_target), *(found or [])]
     member = _member() if isinstance(current_user._get_current_object(), Member) else None
@@ -472,14 +472,15 @@ def _staff_scheme_page(scheme: Scheme, error: str | None = None) -> str:
         scheme_logic.members_of(scheme).subquery()))
     decisions = _recent_decisions(Decision.scheme_id == scheme.id)
     level = scheme_logic.staff_level(staff)
+    coordinators = scheme_logic.coordinators(scheme)
     named = _visible_to(staff, {p.member_id for p in applications}
-                        | {p.member_id for p in scheme_logic.coordinators(scheme)}, decisions)
+                        | {p.member_id for p in coordinators}, decisions)
     can_verify = level is not None and LEVELS.index(level) > LEVELS.index(scheme.level)
     return render_template("neighbourhood_watch/staff_scheme.html", scheme=scheme,
                            applications=applications, visible=visible, total=total,
                            decisions=decisions, can_verify=can_verify, level=level,
                            decision_form=DecisionForm(), error=error, named=named,
-                           coordinators=scheme_logic.coordinators(scheme))
+                           coordinators=coordinators)
 
 
 @bp.get("/staff/schemes/<int:scheme_id>")
