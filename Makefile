@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test lint chromium translations vendor-govuk bench
+.PHONY: demo test lint chromium translations vendor-govuk bench hook-docs
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,11 @@ translations: $(BIN)/.installed
 	$(BIN)/pybabel extract -F babel.cfg -k lazy_gettext -k _l -o core/translations/messages.pot --no-location --sort-output --project=Commonwatch .
 	$(BIN)/pybabel update -i core/translations/messages.pot -d core/translations --no-fuzzy-matching
 	$(BIN)/pybabel compile -d core/translations
+
+# Put each hookspec's docstring (core/hookspecs.py) into its section of
+# docs/plugin_hooks.md, after changing a hookspec.
+hook-docs: $(BIN)/.installed
+	$(BIN)/python -m core.hookdocs
 
 bench: $(BIN)/.installed
 	@for b in bench/*.py; do $(BIN)/python $$b || exit 1; done
