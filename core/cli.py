@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import IO
 
 import click
@@ -225,6 +226,29 @@ def vapid_keys_command() -> None:
     click.echo(f"COMMONWATCH_VAPID_PUBLIC_KEY={public}")
 
 
+@click.command("new-plugin")
+@click.argument("name")
+@click.option(
+    "--directory",
+    type=click.Path(exists=True, file_okay=False, writable=True, path_type=Path),
+    default=".",
+    show_default=True,
+    help="Where to create the plugin's directory.",
+)
+def new_plugin_command(name: str, directory: Path) -> None:
+    """Create commonwatch-NAME/ (NAME in lower_snake_case, e.g. bee_watch): a complete
+    plugin package to start from. Needs no database or app."""
+    from core.skeleton import SkeletonError, generate_plugin
+
+    try:
+        created = generate_plugin(name, directory)
+    except SkeletonError as exc:
+        _fail(str(exc))
+    click.echo(f"created {created}")
+    click.echo("next: pip install -e . in it, add it to COMMONWATCH_PLUGINS if you list them, "
+               "run commonwatch db upgrade, then pytest (see its README.md)")
+
+
 @click.command("upgrade")
 @click.argument("revision", required=False)
 @click.option("--sql", is_flag=True, help="Print the SQL instead of running it.")
@@ -268,6 +292,7 @@ CORE_COMMANDS = [
     digests_command,
     vapid_keys_command,
     fetch_replies_command,
+    new_plugin_command,
 ]
 
 
@@ -287,5 +312,7 @@ def _create_app() -> Flask:
 def main() -> None:
     """Entry point of the ``commonwatch`` console script."""
     cli = FlaskGroup(create_app=_create_app, help="Commonwatch: community alerts.")
+    # Found without building the app: it only writes files.
+    cli.add_command(new_plugin_command)
     cli.main(args=sys.argv[1:], prog_name="commonwatch")
 
