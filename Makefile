@@ -26,19 +26,29 @@ lint: $(BIN)/.installed
 	$(BIN)/ruff check .
 
 # On the database the environment names (PostgreSQL and Redis in CI), then, when that
-# was PostgreSQL, once more on SQLite with in-process jobs.
+# was PostgreSQL, once more on SQLite with in-process jobs. Tests run in one process per
+# core (pytest-xdist; each has its own databases): TEST_WORKERS=0 runs them in one.
+TEST_WORKERS ?= auto
 test: $(BIN)/.installed chromium lint
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS)
 	@if [ -n "$$COMMONWATCH_TEST_DATABASE_URL" ]; then \
 	  echo "== again on SQLite, jobs in-process =="; \
-	  COMMONWATCH_TEST_DATABASE_URL= COMMONWATCH_TEST_REDIS_URL= $(BIN)/pytest -m "not browser"; \
+	  COMMONWATCH_TEST_DATABASE_URL= COMMONWATCH_TEST_REDIS_URL= $(BIN)/pytest -n $(TEST_WORKERS) -m "not browser"; \
 	fi
 
 # Re-extract the message catalogue after changing user-facing text, then compile it.
+# The core's catalogue, then each plugin's own (plugins/<name>/translations).
+BABEL_EXTRACT := $(BIN)/pybabel extract -k lazy_gettext -k _l --no-location --sort-output --project=Commonwatch
 translations: $(BIN)/.installed
-	$(BIN)/pybabel extract -F babel.cfg -k lazy_gettext -k _l -o core/translations/messages.pot --no-location --sort-output --project=Commonwatch .
-	$(BIN)/pybabel update -i core/translations/messages.pot -d core/translations --no-fuzzy-matching
+	$(BABEL_EXTRACT) -F babel.cfg -o core/translations/messages.pot .
+	$(BIN)/pybabel update -i core/translations/messages.pot -d core/translations --no-fuzzy-matching --ignore-obsolete
 	$(BIN)/pybabel compile -d core/translations
+	@for p in plugins/*/; do \
+	  [ -d "$$p/translations" ] || continue; \
+	  $(BABEL_EXTRACT) -F babel-plugin.cfg -o "$$p/translations/messages.pot" "$$p" && \
+	  $(BIN)/pybabel update -i "$$p/translations/messages.pot" -d "$$p/translations" --no-fuzzy-matching --ignore-obsolete && \
+	  $(BIN)/pybabel compile -d "$$p/translations" || exit 1; \
+	done
 
 # Put each hookspec's docstring (core/hookspecs.py) into its section of
 # docs/plugin_hooks.md, after changing a hookspec.

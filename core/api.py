@@ -17,9 +17,12 @@ from core.forms import (
     GovSubmitInput,
     GovTextArea,
     GovTextInput,
+    area_code_field,
+    check_area_code,
 )
+from core.forms import check_postcode as known_postcode
 from core.jobs import enqueue
-from core.members import give_consent
+from core.members import add_interest, give_consent
 from core.messaging import (
     GroupSender,
     Target,
@@ -48,7 +51,14 @@ from core.scoping import get_scoped_member, member_scope, scoped_members
 from core.shapes import ShapeError, postcodes_inside
 from core.shapes import check as check_shape
 from core.shapes import covers as shape_covers
-from core.targeting import apply_rule, has_interest, member_field_value, members_matching
+from core.targeting import (
+    apply_rule,
+    area_of_postcode,
+    has_interest,
+    member_field_contains,
+    member_field_value,
+    members_matching,
+)
 from core.views.messages import CATEGORY_LABELS, postcode_points_geojson, target_map_settings
 
 __all__ = [
@@ -80,7 +90,11 @@ __all__ = [
     "TargetingRule",
     "UTCDateTime",
     "WatchType",
+    "add_interest",
+    "area_code_field",
     "apply_rule",
+    "area_of_postcode",
+    "check_area_code",
     "check_shape",
     "create_message",
     "db",
@@ -92,10 +106,12 @@ __all__ = [
     "has_interest",
     "has_permission",
     "has_working_channel",
+    "known_postcode",
     "hookimpl",
     "lazy_gettext",
     "log_denied",
     "lookup_postcode",
+    "member_field_contains",
     "member_field_value",
     "member_required",
     "member_scope",

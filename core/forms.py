@@ -163,6 +163,30 @@ def check_postcode(form: Form, field: Field) -> None:
     field.data = postcode.postcode
 
 
+def check_area_code(form: Form, field: Field) -> None:
+    """The area code, when given, must be one of the areas the platform knows; the
+    field then carries the area as ``field.area``."""
+    from core.models import Area
+
+    field.area = None
+    if not field.data:
+        return
+    field.area = db.session.scalar(select(Area).where(Area.code == field.data))
+    if field.area is None:
+        raise ValidationError(_l("There is no area with this code"))
+
+
+def area_code_field(label: Any, required: bool = False, description: Any = None) -> Any:
+    """An unbound text field for one area code (as on the message page), checked against
+    the known areas; for targeting rules' parameter forms."""
+    first = (InputRequired(message=_l("Enter an area code")) if required else Optional())
+    return StringField(
+        label, [first, Length(max=64), check_area_code],
+        description=description if description is not None else _l(
+            "An area code, as on the message page; areas inside it are included"),
+        filters=[lambda v: v.strip() if isinstance(v, str) else v])
+
+
 def check_phone(form: Form, field: Field) -> None:
     """An optional UK (or +country) phone number, stored in E.164."""
     if not field.data or not field.data.strip():
@@ -291,7 +315,7 @@ class ResidentFormBase(FlaskForm):
             interests=list(self.interests.data or []),
             organisation_ids=list(self.organisations.data or []),
             fields={
-                qualified: self[form_name].data
+                qualified: _field_text(self[form_name].data)
                 for form_name, qualified in self.plugin_field_names.items()
             },
             demographics={
@@ -310,9 +334,22 @@ class ResidentFormBase(FlaskForm):
         self.organisations.data = data.organisation_ids
         for form_name, qualified in self.plugin_field_names.items():
             if qualified in data.fields:
-                self[form_name].process(None, data=data.fields[qualified])
+                value: Any = data.fields[qualified]
+                if isinstance(self[form_name], SelectMultipleField):
+                    value = [v for v in value.split(",") if v]
+                self[form_name].process(None, data=value)
         for k in DEMOGRAPHICS:
             self[k].data = data.demographics.get(k)
+
+
+def _field_text(value: Any) -> str | None:
+    """A plugin field's answer as the text the core stores: several choices are kept
+    comma-separated (read them with :func:`core.targeting.member_field_contains`)."""
+    if value is None:
+        return None
+    if isinstance(value, list | tuple):
+        return ",".join(str(v) for v in value)
+    return str(value)
 
 
 class RegistrationExtras(ResidentFormBase):
@@ -391,6 +428,14 @@ def resident_form(base: type[ResidentFormBase], registry: Registry, **kwargs: An
         attrs[form_name] = with_govuk_widget(profile_field.field())
         names[form_name] = qualified
     attrs["plugin_field_names"] = names
+    groups: dict[str | None, list[str]] = {}
+    for form_name, qualified in names.items():
+        groups.setdefault(registry.member_fields[qualified].watch_type, []).append(form_name)
+    attrs["plugin_field_groups"] = [
+        (None, None, groups.get(None, [])),
+        *((registry.watch_types[w].name, registry.watch_types[w].label, fs)
+          for w, fs in groups.items() if w is not None),
+    ]
     form_class = type(base.__name__, (base,), attrs)
     form = form_class(**kwargs)
     form.interests.choices = [(w.name, w.label) for w in registry.watch_types.values()]

@@ -16,7 +16,7 @@ here is missing from it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import pluggy
@@ -48,7 +48,9 @@ def commonwatch_watch_types() -> Sequence[WatchType]:
     Each :class:`core.registry.WatchType` has a qualified ``name`` that starts with the
     plugin's name and a dot (``"rural_watch.horse"``), a translatable ``label`` and a
     ``description``. Residents choose among the watch types of enabled plugins when they
-    register or edit their profile; messages can be aimed at them.
+    register or edit their profile; messages can be aimed at them. A watch type may
+    claim message ``categories``: a message of one of them that is aimed at other watch
+    types or rules also reaches its members in the same areas.
 
     Called once per app. Implemented by every watch-type plugin.
     """
@@ -181,6 +183,21 @@ def commonwatch_navigation(user: Member | Staff | None) -> Sequence[NavItem]:
     (lower first). Return only items the user may use.
 
     Called on every page render.
+    """
+
+
+@hookspec
+def commonwatch_member_data(member: Member) -> Mapping[str, Any] | None:
+    """Return what this plugin holds about ``member``, for their own data download.
+
+    Return JSON-ready data (dicts, lists, strings, numbers, booleans, ``None``), or
+    ``None`` when the plugin holds nothing about them. The core adds a non-empty answer to
+    the download under ``plugins`` and the plugin's name. Include everything the plugin
+    keeps about the member except what staff wrote for staff only. Rows the plugin keeps
+    about a member must point at ``member.id`` with ``ON DELETE CASCADE``, so erasing
+    the member erases them too.
+
+    Called while the member's download is built, once per download.
     """
 
 

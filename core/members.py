@@ -188,6 +188,15 @@ def give_consent(member: Member, organisation_id: int, method: str = "self") -> 
     return True
 
 
+def add_interest(member: Member, watch_type: str) -> bool:
+    """Give ``member`` the interest ``watch_type`` (not committed). Returns False when
+    they already had it."""
+    if any(i.watch_type == watch_type for i in member.interests):
+        return False
+    member.interests.append(MemberInterest(watch_type=watch_type))
+    return True
+
+
 def opt_out(member: Member) -> None:
     """Stop every message to ``member`` until they opt back in."""
     member.opted_out_at = member.opted_out_at or utcnow()
@@ -281,6 +290,9 @@ def personal_data(member: Member) -> dict[str, Any]:
          "last_used_at": _iso(d.last_used_at)}
         for d in devices
     ]
+    contributed = current_app.extensions["commonwatch"].plugins.call_each(
+        "commonwatch_member_data", member=member)
+    record["plugins"] = {plugin: data for plugin, data in contributed if data}
     return record
 
 

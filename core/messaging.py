@@ -195,8 +195,13 @@ def areas_of(message: Message) -> list[Area]:
     return list(db.session.scalars(select(Area).where(Area.id.in_(ids)).order_by(Area.code)))
 
 
-def resolve(target: Target, sender: Sender, priority: int) -> Resolved:
+def resolve(target: Target, sender: Sender, priority: int, category: str | None = None
+            ) -> Resolved:
     """The SQL condition selecting the members ``sender`` reaches with ``target``.
+
+    When the audience is narrowed to watch types or rules, a message of ``category``
+    also reaches the members of every watch type that claims that category
+    (:attr:`core.registry.WatchType.categories`), under the same areas and conditions.
 
     Raises :class:`TargetError` for areas outside the sender's scope, unknown watch
     types or rules, and invalid rule parameters.
@@ -289,6 +294,13 @@ def resolve(target: Target, sender: Sender, priority: int) -> Resolved:
             words.append(f"except those {built.description}")
     if errors:
         raise TargetError(errors)
+    if audience and category:
+        routed = [w for w in registry.watch_types.values()
+                  if category in w.categories and w.name not in target.watch_types]
+        if routed:
+            audience += [has_interest(w.name) for w in routed]
+            words.append("and, as its category is routed to them, " + ", ".join(
+                str(w.label) for w in routed))
     if audience:
         conditions.append(or_(*audience))
     return Resolved(and_(*conditions), "Residents " + " ".join(words), aimed_at,
@@ -298,7 +310,8 @@ def resolve(target: Target, sender: Sender, priority: int) -> Resolved:
 
 def recipients(message: Message, sender: Sender) -> Select[tuple[int]]:
     """A SELECT of the ids of the members ``message`` reaches."""
-    resolved = resolve(Target.from_json(message.target), sender, message.priority)
+    resolved = resolve(Target.from_json(message.target), sender, message.priority,
+                       message.category)
     return select(Member.id).where(resolved.clause)
 
 
@@ -462,7 +475,8 @@ def preview(message: Message, sender: Sender, at: datetime | None = None) -> Pre
     A target of areas alone is answered from the pre-counted figures (core.reach) for
     areas whose members did not change since they were counted, plus an exact count of
     those that did; any other target is counted exactly."""
-    resolved = resolve(Target.from_json(message.target), sender, message.priority)
+    resolved = resolve(Target.from_json(message.target), sender, message.priority,
+                       message.category)
     everything_dirty, dirty = dirty_areas()
     if resolved.areas_only and not everything_dirty:
         counts = precounted(sender.organisation_id, resolved.areas, message.priority,
@@ -538,7 +552,8 @@ def send(message: Message, sender: Sender, at: datetime | None = None) -> int:
     in batches. Returns the number of people reached."""
     plugins = current_app.extensions["commonwatch"].plugins
     plugins.call("commonwatch_message_before_send", message=message)
-    resolved = resolve(Target.from_json(message.target), sender, message.priority)
+    resolved = resolve(Target.from_json(message.target), sender, message.priority,
+                       message.category)
     message.target_description = resolved.description
     columns = ["message_id", "member_id", "channel", "state", "queued_at", "not_before",
                "attempts"]

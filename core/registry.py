@@ -28,6 +28,10 @@ class WatchType:
     #: Shown to residents; pass a lazy_gettext string to translate it.
     label: Any
     description: Any = ""
+    #: Message categories (``core.api.MESSAGE_CATEGORIES``) routed to this watch type:
+    #: a message of one of them that is aimed at some watch types or rules also reaches
+    #: this watch type's members in the same areas.
+    categories: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -175,6 +179,13 @@ def build_registry(plugins: CommonwatchPlugins) -> Registry:
     for _plugin, items in plugins.call_each("commonwatch_channels"):  # core (trylast) first
         for channel in items or ():
             registry.channels[channel.name] = channel
+    from core.models import MESSAGE_CATEGORIES
+
+    for name, w in registry.watch_types.items():
+        unknown = sorted(set(w.categories) - set(MESSAGE_CATEGORIES))
+        if unknown:
+            raise RegistryError(
+                f"watch type {name!r} claims unknown message categories {unknown}")
     for name, f in registry.member_fields.items():
         if f.watch_type is not None and f.watch_type not in registry.watch_types:
             raise RegistryError(

@@ -9,10 +9,10 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import ColumnElement, ScalarSelect, Select, and_, select
+from sqlalchemy import ColumnElement, ScalarSelect, Select, and_, literal, select
 from werkzeug.datastructures import MultiDict
 
-from core.models import Member, MemberFieldValue, MemberInterest
+from core.models import Member, MemberFieldValue, MemberInterest, Postcode
 from core.registry import RuleFilter
 
 
@@ -36,8 +36,23 @@ def member_field_value(name: str) -> ScalarSelect[str]:
     return (
         select(MemberFieldValue.value)
         .where(MemberFieldValue.member_id == Member.id, MemberFieldValue.name == name)
+        # The member is the enclosing query's, however deeply this is nested.
+        .correlate_except(MemberFieldValue)
         .scalar_subquery()
     )
+
+
+def member_field_contains(name: str, choice: str) -> ColumnElement[bool]:
+    """SQL: ``choice`` is among the member's answers to the several-choice field ``name``
+    (a ``SelectMultipleField``, stored comma-separated)."""
+    value = member_field_value(name)
+    return (literal(",") + value + literal(",")).contains(f",{choice},", autoescape=True)
+
+
+def area_of_postcode(postcode: ColumnElement[str] | ScalarSelect[str]) -> ScalarSelect[int]:
+    """SQL: the id of the area holding ``postcode`` (text in the standard form, such as a
+    profile field holding a stable's postcode), or NULL when it is not a known postcode."""
+    return select(Postcode.area_id).where(Postcode.postcode == postcode).scalar_subquery()
 
 
 def apply_rule(name: str, params: Mapping[str, Any]) -> RuleFilter:
@@ -55,7 +70,9 @@ def apply_rule(name: str, params: Mapping[str, Any]) -> RuleFilter:
     )
     form = rule.form(formdata)
     if not form.validate():
-        raise RuleError(f"invalid parameters for {name!r}", form.errors)
+        reasons = "; ".join(f"{field}: {' '.join(str(e) for e in errors)}"
+                            for field, errors in form.errors.items())
+        raise RuleError(f"invalid parameters for {name!r} ({reasons})", form.errors)
     return rule.build(form.data)
 
 

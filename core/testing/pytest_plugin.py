@@ -74,6 +74,17 @@ def redis_url() -> str:
     url = os.environ.get("COMMONWATCH_TEST_REDIS_URL")
     if not url:
         pytest.skip("COMMONWATCH_TEST_REDIS_URL is not set")
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if worker.startswith("gw"):
+        # Each xdist worker gets its own Redis database, counting down from the one
+        # given, so no worker takes another's jobs.
+        from redis.connection import parse_url
+
+        base = int(parse_url(url).get("db", 0))
+        number = base - int(worker[2:])
+        if number < 0:
+            pytest.skip(f"no Redis database left for xdist worker {worker}")
+        url = url.rsplit("/", 1)[0] + f"/{number}" if url.count("/") > 2 else url + f"/{number}"
     return url
 
 
@@ -345,6 +356,28 @@ def make_staff(app: Flask, county: dict[str, Any]) -> Callable[..., int]:
 def totp_now(secret: str) -> str:
     """The current code for ``secret``."""
     return pyotp.TOTP(secret).now()
+
+
+@pytest.fixture
+def reached(app: Flask) -> Callable[..., set[int]]:
+    """The ids of the members a message from staff ``staff_id`` would reach, without
+    sending it: ``reached(staff_id, areas=[...], watch_types=[...], rules=[{"name": ...,
+    "mode": "must", "params": {...}}], category="crime_alert")``. An invalid target
+    raises :class:`core.api.TargetError`."""
+    from core.extensions import db
+    from core.messaging import Target, create_message, recipients
+    from core.models import Staff
+
+    def count(staff_id: int, category: str = "crime_alert", priority: int = 3,
+              **target: Any) -> set[int]:
+        with app.app_context():
+            sender = db.session.get(Staff, staff_id)
+            message = create_message(sender, title="T", body="B", plain_text="P",
+                                     category=category, priority=priority,
+                                     target=Target(**target).to_json())
+            return set(db.session.scalars(recipients(message, sender)))
+
+    return count
 
 
 @pytest.fixture

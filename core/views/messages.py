@@ -21,6 +21,7 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_wtf import FlaskForm
 from sqlalchemy import Integer, and_, cast, func, select
 from werkzeug.wrappers import Response
@@ -379,7 +380,7 @@ def _dispatch(message: Message, sender: Staff) -> Response | None:
         db.session.rollback()
         flash(str(exc), "error")
         return redirect(url_for("messages.check", message_id=message.id))
-    flash(_("Sent to %(num)d people", num=reached), "success")
+    flash(ngettext("Sent to %(num)d person", "Sent to %(num)d people", reached), "success")
     return None
 
 
