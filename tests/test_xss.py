@@ -42,7 +42,7 @@ from markupsafe import escape
 from sqlalchemy import select
 
 from core.extensions import db
-from core.models import Member, Organisation, Staff
+from core.models import Member, Organisation, Postcode, Staff
 from core.security import make_token, password_fingerprint
 from core.testing.pytest_plugin import postcode_in
 
@@ -331,6 +331,9 @@ def world(app: Flask, county: Any, make_staff: Any, login: Any, outbox: Any) -> 
 
     if "neighbourhood_watch.scheme" in app.view_functions:
         world.plugin_objects = neighbourhood_watch_objects(app, world)
+    if "business_watch.edit" in app.view_functions:
+        for member_id, ids in business_watch_objects(app, world).items():
+            world.plugin_objects.setdefault(member_id, {}).update(ids)
 
     with app.app_context():
         for member_id, payload in world.residents.items():
@@ -432,6 +435,24 @@ def tokens(world: World, endpoint: str, visitor: Visitor) -> list[str]:
                                          "f": password_fingerprint(user)})
                     for kind, user in (("m", member), ("s", staff))]
     pytest.fail(f"no token for {endpoint}: add it to tokens() in tests/test_xss.py")
+
+
+def business_watch_objects(app: Flask, world: World) -> dict[int, dict[str, int]]:
+    """For each resident: a business named, addressed and with opening hours of their
+    payload."""
+    from plugins.business_watch.models import Business
+
+    made = {}
+    with app.app_context():
+        postcode = db.session.get(Postcode, world.postcode)
+        for member_id, payload in world.residents.items():
+            business = Business(member_id=member_id, name=payload, sector="retail",
+                                address_line=payload, postcode=postcode.postcode,
+                                area_id=postcode.area_id, opening_hours=payload)
+            db.session.add(business)
+            db.session.commit()
+            made[member_id] = {"business_id": business.id}
+    return made
 
 
 def values_for(world: World, endpoint: str, argument: str, visitor: Visitor) -> list[Any]:
