@@ -3,14 +3,13 @@
 
 from __future__ import annotations
 
-import pyotp
 import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
 
 from core.extensions import db
 from core.models import Staff
-from core.testing.pytest_plugin import DEFAULT_PASSWORD
+from core.testing.browser import sign_in_staff
 
 pytestmark = pytest.mark.browser
 
@@ -25,12 +24,7 @@ def test_an_officer_sends_an_alert_to_their_ward(app, county, live_server, make_
         secret = db.session.scalar(
             select(Staff.totp_secret).where(Staff.email == "sam@police.example.org"))
     page = browser_page
-    page.goto(f"{live_server}/staff/sign-in")
-    page.get_by_label("Email address", exact=True).fill("sam@police.example.org")
-    page.get_by_label("Password", exact=True).fill(DEFAULT_PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.get_by_label("Code", exact=True).fill(pyotp.TOTP(secret).now())
-    page.get_by_role("button", name="Continue").click()
+    sign_in_staff(page, live_server, "sam@police.example.org", secret)
     expect(page.get_by_role("heading", level=1)).to_have_text("Staff home")
 
     page.get_by_role("link", name="Messages").first.click()

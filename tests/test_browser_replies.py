@@ -8,7 +8,6 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
-import pyotp
 import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
@@ -16,7 +15,7 @@ from sqlalchemy import select
 from core.extensions import db
 from core.messaging import Target, create_message, send
 from core.models import Staff
-from core.testing.pytest_plugin import DEFAULT_PASSWORD
+from core.testing.browser import sign_in_staff
 
 pytestmark = pytest.mark.browser
 
@@ -61,12 +60,7 @@ def test_a_resident_replies_from_an_email_and_the_officer_answers(
 
     # The officer signs in and finds it in the team inbox.
     page = make_browser_page()
-    page.goto(f"{live_server}/staff/sign-in")
-    page.get_by_label("Email address", exact=True).fill("sam@police.example.org")
-    page.get_by_label("Password", exact=True).fill(DEFAULT_PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.get_by_label("Code", exact=True).fill(pyotp.TOTP(secret).now())
-    page.get_by_role("button", name="Continue").click()
+    sign_in_staff(page, live_server, "sam@police.example.org", secret)
     page.get_by_role("navigation", name="Menu").get_by_role("link", name="Replies").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Replies")
     page.get_by_role("link", name=re.compile("two people with a torch")).click()

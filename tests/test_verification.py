@@ -267,10 +267,9 @@ def test_a_resident_checks_the_code_from_their_email(app, town, live_server,
     """In headless Chromium (axe-core checks every page): the resident checks the code
     from their email, reads the public alert in the archive; the officer records the
     outcome, starts a follow-up and reads the outcome figures."""
-    import pyotp
     from playwright.sync_api import expect
 
-    from core.testing.pytest_plugin import DEFAULT_PASSWORD
+    from core.testing.browser import sign_in_staff
 
     message_id = write(app, town["officer"], public=True)
     outbox.wait_for(3)
@@ -303,12 +302,7 @@ def test_a_resident_checks_the_code_from_their_email(app, town, live_server,
     with app.app_context():
         secret = db.session.get(Staff, town["officer"]).totp_secret
     staff = make_browser_page()
-    staff.goto(f"{live_server}/staff/sign-in")
-    staff.get_by_label("Email address", exact=True).fill("sam@police.example.org")
-    staff.get_by_label("Password", exact=True).fill(DEFAULT_PASSWORD)
-    staff.get_by_role("button", name="Sign in").click()
-    staff.get_by_label("Code", exact=True).fill(pyotp.TOTP(secret).now())
-    staff.get_by_role("button", name="Continue").click()
+    sign_in_staff(staff, live_server, "sam@police.example.org", secret)
     staff.goto(f"{live_server}/staff/messages/{message_id}")
     staff.get_by_role("link", name="Record outcome").click()
     staff.get_by_label("Found").check()

@@ -351,3 +351,19 @@ def make_browser_page(chromium: Any) -> Iterator[Callable[..., Any]]:
     ``make_browser_page(viewport={"width": 375, "height": 812})``."""
     with ExitStack() as stack:
         yield lambda **options: stack.enter_context(axe_checked_page(chromium, **options))
+
+
+def sign_in_staff(page: Any, base_url: str, email: str, totp_secret: str,
+                  password: str | None = None) -> None:
+    """Sign ``page`` in as the staff account ``email`` through the sign-in and
+    two-factor pages, as a person would (the account's TOTP secret gives the code)."""
+    import pyotp
+
+    from core.testing.pytest_plugin import DEFAULT_PASSWORD
+
+    page.goto(f"{base_url}/staff/sign-in")
+    page.get_by_label("Email address", exact=True).fill(email)
+    page.get_by_label("Password", exact=True).fill(password or DEFAULT_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_label("Code", exact=True).fill(pyotp.TOTP(totp_secret).now())
+    page.get_by_role("button", name="Continue").click()

@@ -274,6 +274,18 @@ def postcode_in(area_code: str) -> str:
 
 
 @pytest.fixture
+def postcode_for(app: Flask, county: dict[str, Any]) -> Callable[[str], str]:
+    """``postcode_for("E05900002")``: a postcode in that area (see :func:`postcode_in`),
+    outside any app context, for filling in forms."""
+
+    def find(area_code: str) -> str:
+        with app.app_context():
+            return postcode_in(area_code)
+
+    return find
+
+
+@pytest.fixture
 def make_member(app: Flask, county: dict[str, Any]) -> Callable[..., int]:
     """Create a resident; returns their id. ``make_member(area="E05900001",
     organisations=["wealdshire-police"], interests=[...], email=..., fields={...})``."""

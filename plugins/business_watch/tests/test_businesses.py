@@ -15,25 +15,14 @@ BUSINESS = "business_watch.business"
 
 
 @pytest.fixture
-def postcode(app):
-    from core.testing.pytest_plugin import postcode_in
-
-    def in_area(code: str) -> str:
-        with app.app_context():
-            return postcode_in(code)
-
-    return in_area
-
-
-@pytest.fixture
-def add_business(app, login, postcode):
+def add_business(app, login, postcode_for):
     """Register a business through the form as member ``member_id``."""
 
     def add(member_id: int, name: str, sector: str, area: str, **extra: str):
         client = login(app.test_client(), member=member_id)
         response = client.post("/businesses/new", data={
             "name": name, "sector": sector, "address_line": f"1 {name} Street",
-            "postcode": postcode(area), **extra})
+            "postcode": postcode_for(area), **extra})
         assert response.status_code == 302, response.get_data(as_text=True)[:3000]
         return client
 
@@ -143,7 +132,7 @@ def test_bad_input_is_shown_by_its_field_and_nothing_is_saved(app, login, make_m
 
 
 def test_a_member_changes_and_removes_only_their_own_business(high_street, app, login,
-                                                               postcode):
+                                                               postcode_for):
     from core.api import db
     from plugins.business_watch.models import Business
 
@@ -158,7 +147,7 @@ def test_a_member_changes_and_removes_only_their_own_business(high_street, app, 
     assert grocer.get(f"/businesses/{plough_id}").status_code == 404
     assert grocer.post(f"/businesses/{plough_id}", data={
         "name": "Taken", "sector": "retail", "address_line": "x",
-        "postcode": postcode(WARD_2)}).status_code == 404
+        "postcode": postcode_for(WARD_2)}).status_code == 404
     assert grocer.post(f"/businesses/{plough_id}/remove",
                        data={"submit": "Yes, remove it"}).status_code == 404
 
@@ -166,7 +155,7 @@ def test_a_member_changes_and_removes_only_their_own_business(high_street, app, 
     assert 'value="The Plough"' in form and "Noon to 11pm" in form
     moved = publican.post(f"/businesses/{plough_id}", data={
         "name": "The Plough Inn", "sector": "licensed", "address_line": "4 Green",
-        "postcode": postcode(WARD_2), "staff_count": "7"})
+        "postcode": postcode_for(WARD_2), "staff_count": "7"})
     assert moved.status_code == 302
     with app.app_context():
         plough = db.session.get(Business, plough_id)

@@ -4,12 +4,12 @@ them and writes to the scheme, and the neighbour receives the message."""
 
 from __future__ import annotations
 
-import pyotp
 import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
 
 from core.api import Staff, db
+from core.testing.browser import sign_in_staff
 from core.testing.pytest_plugin import DEFAULT_PASSWORD
 
 pytestmark = pytest.mark.browser
@@ -48,12 +48,7 @@ def test_a_coordinator_starts_a_scheme_police_verify_it_and_a_neighbour_gets_its
 
     # Police verify it.
     police = make_browser_page()
-    police.goto(f"{live_server}/staff/sign-in")
-    police.get_by_label("Email address", exact=True).fill("olu@police.example.org")
-    police.get_by_label("Password", exact=True).fill(DEFAULT_PASSWORD)
-    police.get_by_role("button", name="Sign in").click()
-    police.get_by_label("Code", exact=True).fill(pyotp.TOTP(secret).now())
-    police.get_by_role("button", name="Continue").click()
+    sign_in_staff(police, live_server, "olu@police.example.org", secret)
     police.get_by_role("navigation", name="Menu").get_by_role(
         "link", name="Watch schemes").click()
     police.get_by_role("link", name="Mill Lane Watch").click()

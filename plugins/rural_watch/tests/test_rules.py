@@ -14,30 +14,19 @@ HORSE, DOG, CANAL, FARM = (f"rural_watch.{w}" for w in ("horse", "dog", "canal",
 
 
 @pytest.fixture
-def postcode(app):
-    from core.testing.pytest_plugin import postcode_in
-
-    def in_area(code: str) -> str:
-        with app.app_context():
-            return postcode_in(code)
-
-    return in_area
-
-
-@pytest.fixture
-def farmland(make_member, make_staff, postcode):
+def farmland(make_member, make_staff, postcode_for):
     """Members placed so that going by home instead of the stable, mooring or farm, or
     the other way round, gives a wrong answer."""
     return {
         # Lives in ward 1, keeps her horses at a yard in ward 2.
         "hattie": make_member(area=WARD_1, interests=[HORSE], fields={
-            "rural_watch.horses_kept": "2", "rural_watch.horse_postcode": postcode(WARD_2)}),
+            "rural_watch.horses_kept": "2", "rural_watch.horse_postcode": postcode_for(WARD_2)}),
         # Lives in ward 2 and keeps his horse at home.
         "harry": make_member(area=WARD_2, interests=[HORSE],
                              fields={"rural_watch.horses_kept": "1"}),
         # Lives in ward 2, keeps his horses at a yard in ward 1.
         "hugo": make_member(area=WARD_2, interests=[HORSE], fields={
-            "rural_watch.horse_postcode": postcode(WARD_1)}),
+            "rural_watch.horse_postcode": postcode_for(WARD_1)}),
         # Lives in ward 2, keeps no horses.
         "nina": make_member(area=WARD_2, interests=[DOG], fields={
             "rural_watch.dogs_kept": "1", "rural_watch.dog_breeds": "Labrador"}),
@@ -46,12 +35,12 @@ def farmland(make_member, make_staff, postcode):
         # Lives in ward 1, moored in ward 2 at Cowroast Marina.
         "bea": make_member(area=WARD_1, interests=[CANAL], fields={
             "rural_watch.boat_name": "Kingfisher", "rural_watch.mooring": "Cowroast Marina",
-            "rural_watch.mooring_postcode": postcode(WARD_2)}),
+            "rural_watch.mooring_postcode": postcode_for(WARD_2)}),
         # Arable and sheep farm in ward 2, farmer living in ward 1, with quad bikes.
         "fred": make_member(area=WARD_1, interests=[FARM], fields={
             "rural_watch.farm_type": "arable", "rural_watch.livestock": "cattle,sheep",
             "rural_watch.machinery": "quad_bikes,gps",
-            "rural_watch.farm_postcode": postcode(WARD_2)}),
+            "rural_watch.farm_postcode": postcode_for(WARD_2)}),
         # Dairy farm at home in ward 2 with tractors.
         "gwen": make_member(area=WARD_2, interests=[FARM], fields={
             "rural_watch.farm_type": "dairy", "rural_watch.livestock": "cattle",
@@ -155,17 +144,17 @@ def test_bad_rule_parameters_are_refused_with_a_reason(farmland, reached):
     assert "Give an area, a mooring or both" in str(refused.value.errors)
 
 
-def test_a_resident_registers_horses_kept_at_a_yard(client, county, app, postcode):
+def test_a_resident_registers_horses_kept_at_a_yard(client, county, app, postcode_for):
     from core.api import Member, Organisation, db
 
-    yard = postcode(WARD_2)
+    yard = postcode_for(WARD_2)
     with app.app_context():
         police = db.session.scalar(select(Organisation.id).where(
             Organisation.slug == "wealdshire-police"))
     form = {
         "name": "Hetty Hooves", "email": "hetty@example.org",
         "password": "a long enough password", "password_confirm": "a long enough password",
-        "address_line": "1 Mill Lane", "postcode": postcode(WARD_1), "channels": ["email"],
+        "address_line": "1 Mill Lane", "postcode": postcode_for(WARD_1), "channels": ["email"],
         "interests": [HORSE], "language": "en", "privacy": "y", "organisations": [police],
         "field__rural_watch__horses_kept": "3",
         "field__rural_watch__horse_postcode": "  " + yard.lower().replace(" ", ""),
@@ -189,7 +178,7 @@ def test_a_resident_registers_horses_kept_at_a_yard(client, county, app, postcod
 
 
 def test_several_answers_are_kept_and_shown_again_on_the_profile(
-        app, login, make_member, postcode):
+        app, login, make_member, postcode_for):
     fred = make_member(area=WARD_1, interests=[FARM], fields={
         "rural_watch.livestock": "cattle,sheep", "rural_watch.farm_type": "mixed"})
     client = login(app.test_client(), member=fred)
