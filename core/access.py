@@ -42,7 +42,8 @@ def public(view: F) -> F:
 
 
 def member_required(view: F) -> F:
-    """Only a signed-in resident (who completed two-factor if they enabled it)."""
+    """Only a signed-in resident (who completed two-factor if they enabled it), who is
+    then on ``g.member``."""
 
     @wraps(view)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
@@ -52,6 +53,7 @@ def member_required(view: F) -> F:
             return _unauthorized("not signed in")
         if current_user.totp_secret and not session.get("mfa"):
             return redirect(url_for("auth.two_factor", next=request.full_path))
+        g.member = current_user._get_current_object()
         return view(*args, **kwargs)
 
     return _mark(wrapped, "member")

@@ -9,10 +9,12 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import ColumnElement, ScalarSelect, Select, and_, literal, select
+from sqlalchemy import ColumnElement, ScalarSelect, Select, and_, false, literal, select
 from werkzeug.datastructures import MultiDict
 
-from core.models import Member, MemberFieldValue, MemberInterest, Postcode
+from core.areas import within
+from core.extensions import db
+from core.models import Area, Member, MemberFieldValue, MemberInterest, Postcode
 from core.registry import RuleFilter
 
 
@@ -53,6 +55,15 @@ def area_of_postcode(postcode: ColumnElement[str] | ScalarSelect[str]) -> Scalar
     """SQL: the id of the area holding ``postcode`` (text in the standard form, such as a
     profile field holding a stable's postcode), or NULL when it is not a known postcode."""
     return select(Postcode.area_id).where(Postcode.postcode == postcode).scalar_subquery()
+
+
+def in_area_code(code: str, area_id: ColumnElement[int]) -> RuleFilter:
+    """SQL: ``area_id`` is the area whose code is ``code`` or an area inside it (nobody
+    when no area has that code), with words for people ("in Ashendry")."""
+    area = db.session.scalar(select(Area).where(Area.code == code))
+    if area is None:
+        return RuleFilter(false(), f"in area {code} (no longer known)")
+    return RuleFilter(within([area], area_id), f"in {area.name}")
 
 
 def apply_rule(name: str, params: Mapping[str, Any]) -> RuleFilter:

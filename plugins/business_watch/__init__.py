@@ -17,7 +17,6 @@ from sqlalchemy import exists, select
 
 from core import hookimpl
 from core.api import (
-    Area,
     Member,
     NavItem,
     RuleFilter,
@@ -26,7 +25,7 @@ from core.api import (
     area_code_field,
     db,
     has_interest,
-    within,
+    in_area_code,
 )
 from core.api import lazy_gettext as _l
 from plugins.business_watch.models import MODELS, SECTORS, Business
@@ -139,9 +138,9 @@ def business_rule(params: Mapping[str, Any]) -> RuleFilter:
         premises = premises.where(Business.sector.in_(sectors))
     code = params.get("area")
     if code:
-        area = db.session.scalar(select(Area).where(Area.code == code))
-        premises = premises.where(within([area] if area else [], Business.area_id))
-        where = f" in {area.name if area else code}"
+        inside = in_area_code(code, Business.area_id)
+        premises = premises.where(inside.clause)
+        where = " " + inside.description
     return RuleFilter(has_interest(WATCH_TYPE) & exists(premises),
                       f"people with {what}{where} (by premises)")
 

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import wtforms
-from flask import Blueprint, Response, abort, flash, redirect, render_template, url_for
-from flask_login import current_user
+from flask import Blueprint, Response, abort, flash, g, redirect, render_template, url_for
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
@@ -14,7 +13,6 @@ from core.api import (
     GovSubmitInput,
     GovTextArea,
     GovTextInput,
-    Member,
     add_interest,
     db,
     gettext,
@@ -66,14 +64,10 @@ class RemoveForm(FlaskForm):
     submit = wtforms.SubmitField(_l("Yes, remove it"), widget=GovSubmitInput())
 
 
-def _member() -> Member:
-    return current_user._get_current_object()
-
-
 def _own(business_id: int) -> Business:
     """The signed-in member's business ``business_id``; 404 for anyone else's."""
     business = db.session.get(Business, business_id)
-    if business is None or business.member_id != _member().id:
+    if business is None or business.member_id != g.member.id:
         log_denied("not the member's business")
         abort(404)
     return business
@@ -94,7 +88,7 @@ def _save(form: BusinessForm, business: Business) -> None:
 @member_required
 def mine() -> str:
     """The signed-in member's businesses."""
-    member = _member()
+    member = g.member
     businesses = db.session.scalars(select(Business).where(Business.member_id == member.id)
                                     .order_by(Business.name)).all()
     subscribed = any(i.watch_type == WATCH_TYPE for i in member.interests)
@@ -108,7 +102,7 @@ def add() -> str | Response:
     """Register a business; it signs the member up for Business Watch alerts."""
     form = BusinessForm()
     if form.validate_on_submit():
-        member = _member()
+        member = g.member
         business = Business(member_id=member.id)
         _save(form, business)
         db.session.add(business)

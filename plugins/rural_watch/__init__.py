@@ -16,7 +16,6 @@ from sqlalchemy import ColumnElement, and_, func, or_, true
 
 from core import hookimpl
 from core.api import (
-    Area,
     Member,
     ProfileField,
     RuleFilter,
@@ -24,12 +23,11 @@ from core.api import (
     WatchType,
     area_code_field,
     area_of_postcode,
-    db,
     has_interest,
+    in_area_code,
     known_postcode,
     member_field_contains,
     member_field_value,
-    within,
 )
 from core.api import lazy_gettext as _l
 
@@ -170,10 +168,8 @@ def location_area(watch_type: str) -> ColumnElement[int]:
 def _in_area(watch_type: str, code: str | None) -> tuple[ColumnElement[bool], str]:
     if not code:
         return true(), ""
-    area = db.session.scalar(db.select(Area).where(Area.code == code))
-    if area is None:  # the form checks the code; an area deleted since then reaches nobody
-        return within([], Member.area_id), f" in area {code} (no longer known)"
-    return within([area], location_area(watch_type)), f" in {area.name}"
+    inside = in_area_code(code, location_area(watch_type))
+    return inside.clause, " " + inside.description
 
 
 def _any_of(field_name: str, wanted: list[str]) -> ColumnElement[bool]:

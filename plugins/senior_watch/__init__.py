@@ -16,17 +16,15 @@ from sqlalchemy import false, or_
 
 from core import hookimpl
 from core.api import (
-    Area,
     Member,
     ProfileField,
     RuleFilter,
     TargetingRule,
     WatchType,
     area_code_field,
-    db,
     has_interest,
+    in_area_code,
     member_field_contains,
-    within,
 )
 from core.api import lazy_gettext as _l
 
@@ -99,9 +97,9 @@ def role_rule(params: Mapping[str, Any]) -> RuleFilter:
     words = " and ".join(ROLE_NAMES[r] for r in roles) or "nobody (no role chosen)"
     code = params.get("area")
     if code:
-        area = db.session.scalar(db.select(Area).where(Area.code == code))
-        clause = clause & within([area] if area else [], Member.area_id)
-        words += f" living in {area.name if area else code}"
+        inside = in_area_code(code, Member.area_id)
+        clause = clause & inside.clause
+        words += f" living {inside.description}"
     return RuleFilter(clause, f"Senior Watch {words}")
 
 
