@@ -7,6 +7,7 @@ from flask_babel import gettext, lazy_gettext
 
 from core.access import has_permission, log_denied, member_required, public, staff_required
 from core.areas import lookup_postcode, normalise_postcode, within
+from core.emails import external_url
 from core.extensions import db
 from core.forms import (
     GovCheckboxesInput,
@@ -39,12 +40,15 @@ from core.models import (
     Area,
     Member,
     Message,
+    Notice,
     Organisation,
     Postcode,
     Staff,
     UTCDateTime,
     utcnow,
 )
+from core.notices import notify_member, notify_staff
+from core.phones import normalise_phone
 from core.plugins import MessageVetoed, hookimpl
 from core.registry import NavItem, Permission, ProfileField, RuleFilter, TargetingRule, WatchType
 from core.scoping import get_scoped_member, member_scope, scoped_members
@@ -79,6 +83,7 @@ __all__ = [
     "Message",
     "MessageVetoed",
     "NavItem",
+    "Notice",
     "Organisation",
     "Permission",
     "Postcode",
@@ -101,6 +106,7 @@ __all__ = [
     "db",
     "delivery_states",
     "enqueue",
+    "external_url",
     "get_scoped_member",
     "gettext",
     "give_consent",
@@ -118,7 +124,10 @@ __all__ = [
     "member_required",
     "member_scope",
     "members_matching",
+    "normalise_phone",
     "normalise_postcode",
+    "notify_member",
+    "notify_staff",
     "postcode_points_geojson",
     "postcodes_inside",
     "preview_message",

@@ -30,6 +30,7 @@ from core.models import (
     MemberInterest,
     Message,
     MessageRating,
+    Notice,
     Organisation,
     Postcode,
     PushSubscription,
@@ -290,6 +291,10 @@ def personal_data(member: Member) -> dict[str, Any]:
          "last_used_at": _iso(d.last_used_at)}
         for d in devices
     ]
+    notices = db.session.scalars(
+        select(Notice).where(Notice.member_id == member.id).order_by(Notice.at, Notice.id))
+    record["notices"] = [{"subject": n.subject, "text": n.text, "link": n.link,
+                          "at": _iso(n.at), "sent_by": n.channels} for n in notices]
     contributed = current_app.extensions["commonwatch"].plugins.call_each(
         "commonwatch_member_data", member=member)
     record["plugins"] = {plugin: data for plugin, data in contributed if data}

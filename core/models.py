@@ -639,6 +639,26 @@ class ReplyAnswer(db.Model):
     staff: Mapped[Staff | None] = relationship()
 
 
+class Notice(db.Model):
+    """A personal notice to one resident (an answer to a case they raised, say), sent
+    over their email and text message channels by :func:`core.notices.notify_member`."""
+
+    __tablename__ = "notice"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    member_id: Mapped[int] = mapped_column(
+        ForeignKey("member.id", ondelete="CASCADE"), index=True
+    )
+    subject: Mapped[str] = mapped_column(String(200))
+    text: Mapped[str] = mapped_column(Text)
+    link: Mapped[str | None] = mapped_column(String(500))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: The channels it went out over, comma-separated ("email,sms"); "" if none.
+    channels: Mapped[str] = mapped_column(String(64), default="")
+    #: Why it could not go out (or over some channel), if so.
+    error: Mapped[str | None] = mapped_column(String(255))
+
+
 class MessageRating(db.Model):
     """A resident's verdict on an alert: useful or not. One per member and message; a
     resident may change their mind."""
