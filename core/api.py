@@ -22,7 +22,7 @@ from core.forms import (
     check_area_code,
 )
 from core.forms import check_postcode as known_postcode
-from core.jobs import enqueue
+from core.jobs import enqueue, redis_connection
 from core.members import add_interest, give_consent
 from core.messaging import (
     GroupSender,
@@ -132,6 +132,7 @@ __all__ = [
     "postcodes_inside",
     "preview_message",
     "public",
+    "redis_connection",
     "scoped_members",
     "shape_covers",
     "send_message",

@@ -334,6 +334,15 @@ def world(app: Flask, county: Any, make_staff: Any, login: Any, outbox: Any) -> 
     if "business_watch.edit" in app.view_functions:
         for member_id, ids in business_watch_objects(app, world).items():
             world.plugin_objects.setdefault(member_id, {}).update(ids)
+    if "surgery.case" in app.view_functions:
+        for member_id, ids in surgery_objects(app, world).items():
+            world.plugin_objects.setdefault(member_id, {}).update(ids)
+    if "surgery.beat_page" in app.view_functions:
+        from plugins.surgery.testing_live import xss_beat_objects
+
+        for member_id, ids in xss_beat_objects(app, world.staff_visitors()[0].id,
+                                               world.residents).items():
+            world.plugin_objects.setdefault(member_id, {}).update(ids)
 
     with app.app_context():
         for member_id, payload in world.residents.items():
@@ -452,6 +461,27 @@ def business_watch_objects(app: Flask, world: World) -> dict[int, dict[str, int]
             db.session.add(business)
             db.session.commit()
             made[member_id] = {"business_id": business.id}
+    return made
+
+
+def surgery_objects(app: Flask, world: World) -> dict[int, dict[str, int]]:
+    """For each resident: a concern described and placed with their payload, which they
+    added to, and the officer replied to and noted on with it (a note the resident never
+    sees)."""
+    from plugins.surgery import cases
+
+    officer = world.staff_visitors()[0]
+    made = {}
+    with app.app_context():
+        staff = db.session.get(Staff, officer.id)
+        for member_id, payload in world.residents.items():
+            member = db.session.get(Member, member_id)
+            found = cases.submit_case(topic=payload, description=payload, area=member.area,
+                                      reply_channel="email", member=member, location=payload)
+            cases.add_information(found, payload)
+            cases.add_note(found, staff, payload)
+            cases.reply(found, staff, payload, status="awaiting_resident")
+            made[member_id] = {"case_id": found.id}
     return made
 
 
