@@ -132,8 +132,10 @@ def route(area: Area) -> tuple[Organisation, Area]:
     """The organisation and team a concern in ``area`` goes to.
 
     The team is the most local area holding ``area`` (itself included) where active
-    staff who handle cases work; police organisations come before others working the
-    same area. Raises :class:`NoTeam` when no such staff work anywhere above it."""
+    staff who handle cases work, of a police organisation when any police handler covers
+    the place at all (a watch association's or council's staff take concerns only where
+    no police team does). Raises :class:`NoTeam` when no such staff work anywhere above
+    it."""
     ids = _ancestor_ids(area)
     rows = db.session.execute(
         select(Area, Organisation)
@@ -147,7 +149,7 @@ def route(area: Area) -> tuple[Organisation, Area]:
         raise NoTeam(area.code)
     depth = {area_id: n for n, area_id in enumerate(ids)}
     team, organisation = max(
-        rows, key=lambda r: (depth[r[0].id], r[1].kind == "police", -r[1].id))
+        rows, key=lambda r: (r[1].kind == "police", depth[r[0].id], -r[1].id))
     return organisation, team
 
 
@@ -212,12 +214,13 @@ def handlers(found: Case) -> list[Staff]:
 
 def public_entries(found: Case) -> list[Entry]:
     """What the person who raised ``found`` may read, oldest first: their own additions
-    and the team's replies — also the replies on the case it was merged into. Never an
-    internal note or a recorded event."""
+    and the team's replies — also the replies on the case it was merged into, written
+    since the merge. Never an internal note or a recorded event."""
     condition = and_(Entry.case_id == found.id, Entry.kind.in_(PUBLIC_KINDS))
-    if found.merged_into_id is not None:
+    if found.merged_into_id is not None and found.merged_at is not None:
+        # Only replies written since the merge: earlier ones were for the other resident.
         condition = or_(condition, and_(Entry.case_id == found.merged_into_id,
-                                        Entry.kind == "reply"))
+                                        Entry.kind == "reply", Entry.at >= found.merged_at))
     return list(db.session.scalars(select(Entry).where(condition).order_by(Entry.at, Entry.id)))
 
 
@@ -294,6 +297,8 @@ def reply(found: Case, staff: Staff, text: str, status: str = "answered",
     merged into this one."""
     if status not in ("answered", "awaiting_resident", "assigned"):
         raise ValueError(f"a reply cannot leave a case {status!r}")
+    if not workable(found):
+        raise ValueError("reply on the case it was merged into")
     now = now or utcnow()
     entry = _event(found, "reply", staff, text, now)
     if found.first_reply_at is None:
@@ -341,8 +346,17 @@ def _set_status(found: Case, staff: Staff | None, status: str, now: datetime,
         _event(found, "status", staff, status, now)
 
 
+def workable(found: Case) -> bool:
+    """Whether staff may reply on ``found`` or change its status: a concern not merged
+    into another (work goes on there; a beat surgery's record follows its session)."""
+    return found.kind == "concern" and found.merged_into_id is None
+
+
 def set_status(found: Case, staff: Staff, status: str, now: datetime | None = None) -> None:
-    """Move ``found`` to ``status`` (one of STATUSES), recorded for staff (flushed)."""
+    """Move ``found`` to ``status`` (one of STATUSES), recorded for staff (flushed).
+    ``ValueError`` for a case merged into another."""
+    if found.merged_into_id is not None:
+        raise ValueError("change the status of the case it was merged into")
     _set_status(found, staff, status, now or utcnow())
     db.session.flush()
 
@@ -360,7 +374,7 @@ def merge(duplicate: Case, into: Case, staff: Staff, now: datetime | None = None
     if duplicate.organisation_id != into.organisation_id:
         raise ValueError("the cases belong to different organisations")
     now = now or utcnow()
-    duplicate.merged_into_id = into.id
+    duplicate.merged_into_id, duplicate.merged_at = into.id, now
     for earlier in db.session.scalars(select(Case).where(Case.merged_into_id == duplicate.id)):
         earlier.merged_into_id = into.id
     _event(duplicate, "merged", staff, into.reference, now)
@@ -387,10 +401,13 @@ def notify_reply(entry_id: int) -> None:
     merged = list(db.session.scalars(select(Case).where(Case.merged_into_id == found.id)))
     sent: list[str] = []
     errors: list[str] = []
+    told: set[tuple[int, str]] = set()
     for each in [found, *merged]:
         member = each.member
-        if member is None or each.reply_channel not in ("email", "sms"):
+        if member is None or each.reply_channel not in ("email", "sms") \
+                or (member.id, each.reply_channel) in told:
             continue
+        told.add((member.id, each.reply_channel))
         with force_locale(member.language):
             subject = gettext("Your local policing team replied: %(reference)s",
                               reference=each.reference)

@@ -54,7 +54,7 @@ from flask_babel import force_locale, get_locale
 from flask_wtf import FlaskForm
 from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.exc import IntegrityError
-from wtforms.validators import InputRequired, Length, Optional
+from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from core.api import (
     Area,
@@ -175,7 +175,7 @@ class ScheduleForm(FlaskForm):
     """What an officer gives to schedule a session."""
 
     title = wtforms.StringField(
-        _l("Title"), [InputRequired(message=_l("Enter a title")),
+        _l("Title"), [DataRequired(message=_l("Enter a title")),
                       Length(max=200, message=_l("Keep the title to 200 characters"))],
         widget=GovTextInput(), filters=[_strip],
         description=_l("Residents see it in the invitation and on the session's page, for "
@@ -261,7 +261,7 @@ class PostForm(FlaskForm):
 
     body = wtforms.TextAreaField(
         _l("Your message"),
-        [InputRequired(message=_l("Enter your message")),
+        [DataRequired(message=_l("Enter your message")),
          Length(max=BODY_MAX, message=_l("Keep your message to 2,000 characters"))],
         widget=GovTextArea(), filters=[_strip])
     submit = wtforms.SubmitField(_l("Send"), widget=GovSubmitInput())

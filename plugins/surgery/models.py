@@ -80,6 +80,7 @@ class Case(db.Model):
     #: The case this one was merged into as a duplicate (it is then closed).
     merged_into_id: Mapped[int | None] = mapped_column(
         ForeignKey("surgery_case.id", ondelete="SET NULL"))
+    merged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     organisation: Mapped[Organisation] = relationship(lazy="joined")
     team_area: Mapped[Area] = relationship(foreign_keys=[team_area_id], lazy="joined")

@@ -7,6 +7,7 @@ import re
 
 import wtforms
 from flask import Response, flash, g, redirect, render_template, request, url_for
+from flask_babel import ngettext
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
@@ -134,8 +135,8 @@ def queue() -> str:
         query = query.where(Case.status == status)
     found = db.session.scalars(query.order_by(*cases.overdue_first()).limit(QUEUE_LIMIT)).all()
     now = utcnow()
-    flags = {c.id: sla.status_of(c.due_at, now) for c in found
-             if c.first_reply_at is None and c.is_open}
+    flags = {c.id: sla.status_of(c.due_at, now, cases.escalate_hours()) for c in found
+             if c.kind == "concern" and c.first_reply_at is None and c.is_open}
     return render_template("surgery/queue.html", cases=found, form=form, flags=flags,
                            statuses=cases.STATUS_LABELS, topic_label=cases.topic_label)
 
@@ -164,8 +165,8 @@ def _assignees(found: Case) -> list[tuple[str, str]]:
 
 def _show(found: Case, failed: FlaskForm | None = None) -> str:
     now = utcnow()
-    flag = sla.status_of(found.due_at, now) if found.first_reply_at is None \
-        and found.is_open else None
+    flag = sla.status_of(found.due_at, now, cases.escalate_hours()) \
+        if found.kind == "concern" and found.first_reply_at is None and found.is_open else None
     merged = db.session.scalars(cases.scoped_cases(g.staff)
                                 .where(Case.merged_into_id == found.id)).all()
     beat = None
@@ -175,7 +176,7 @@ def _show(found: Case, failed: FlaskForm | None = None) -> str:
         "surgery/staff_case.html", case=found, entries=cases.all_entries(found), flag=flag,
         merged=merged, form=failed, statuses=cases.STATUS_LABELS,
         topic_label=cases.topic_label, channels=cases.REPLY_CHANNEL_LABELS, beat=beat,
-        **_forms(found, failed))
+        workable=cases.workable(found), **_forms(found, failed))
 
 
 @bp.get("/queue/<int:case_id>")
@@ -185,9 +186,14 @@ def staff_case(case_id: int) -> str:
     return _show(cases.get_scoped_case(g.staff, case_id))
 
 
-def _done(found: Case, message: str) -> Response:
-    flash(message, "success")
+def _done(found: Case, message: str, category: str = "success") -> Response:
+    flash(message, category)
     return redirect(url_for("surgery.staff_case", case_id=found.id))
+
+
+def _not_workable(found: Case) -> Response:
+    return _done(found, gettext("Work on this case goes on where it was merged, or on its "
+                                "beat surgery's page."), "error")
 
 
 @bp.post("/queue/<int:case_id>/reply")
@@ -195,16 +201,29 @@ def _done(found: Case, message: str) -> Response:
 def reply(case_id: int) -> str | Response:
     """Reply to the resident publicly; they are told it came."""
     found = cases.get_scoped_case(g.staff, case_id)
+    if not cases.workable(found):
+        return _not_workable(found)
     form = ReplyForm()
     if not (form.validate_on_submit() and form.submit_reply.data):
         return _show(found, form)
     cases.reply(found, g.staff, form.reply.data.strip(), form.status.data)
     if found.reply_channel in ("email", "sms") and found.member_id:
-        return _done(found, gettext("Reply sent. The resident is told by %(channel)s.",
-                                    channel=str(cases.REPLY_CHANNEL_LABELS[
-                                        found.reply_channel]).lower()))
-    return _done(found, gettext("Reply saved. Pass it on as the case says: %(channel)s.",
-                                channel=str(cases.REPLY_CHANNEL_LABELS[found.reply_channel])))
+        done = gettext("Reply sent. The resident is told by %(channel)s.",
+                       channel=str(cases.REPLY_CHANNEL_LABELS[found.reply_channel]).lower())
+    else:
+        done = gettext("Reply saved. Pass it on as the case says: %(channel)s.",
+                       channel=str(cases.REPLY_CHANNEL_LABELS[found.reply_channel]))
+    duplicates = db.session.scalars(select(Case).where(Case.merged_into_id == found.id)).all()
+    if duplicates:
+        by_hand = [d.reference for d in duplicates if d.member_id is None
+                   or d.reply_channel not in ("email", "sms")]
+        done += " " + ngettext("It reaches the resident of %(num)d merged duplicate too.",
+                               "It reaches the residents of %(num)d merged duplicates too.",
+                               len(duplicates))
+        if by_hand:
+            done += " " + gettext("Pass it on by hand for %(references)s.",
+                                  references=", ".join(by_hand))
+    return _done(found, done)
 
 
 @bp.post("/queue/<int:case_id>/note")
@@ -240,6 +259,8 @@ def assign(case_id: int) -> str | Response:
 def status(case_id: int) -> str | Response:
     """Change the case's status."""
     found = cases.get_scoped_case(g.staff, case_id)
+    if not cases.workable(found):
+        return _not_workable(found)
     form = StatusForm()
     if not (form.validate_on_submit() and form.submit_status.data):
         return _show(found, form)

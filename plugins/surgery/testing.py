@@ -22,6 +22,9 @@ def _case(side: Any) -> int:
     found = submit_case(topic="drugs", description=f"{side.surname} concern about a lane",
                         area=ward, reply_channel="email", member=member,
                         location=f"{side.surname} Lane", submitted_by=coordinator)
+    # Routing prefers police teams, and side a's police work force-wide; the matrix needs
+    # each side's case in its own organisation's ward team, as a team there would have it.
+    found.organisation_id, found.team_area_id = coordinator.organisation_id, ward.id
     db.session.commit()
     return found.id
 

@@ -108,6 +108,9 @@ def test_residents_see_each_others_approved_messages_appear_live(
     sign_in_resident(carol, live_server, "carol@example.org")
     join_as(carol, live_server, title, None)
     expect(carol.get_by_text("You are taking part as Carol Plain.")).to_be_visible()
+    # A mark in each live page's memory: a reload would wipe it.
+    for page in (alice, bob):
+        page.evaluate("window.stillTheSamePage = true")
 
     # Alice asks; she sees it waiting, Bob does not, the officer's page gets it live.
     say(alice, "Is the footpath light on Mill Lane fixed?")
@@ -159,6 +162,10 @@ def test_residents_see_each_others_approved_messages_appear_live(
                          (alice, "Bob Ownname"), (carol, "Bob Ownname"),
                          (officer, "Alice Realname")):
         expect(page.locator("body")).not_to_contain_text(hidden)
+
+    # Everything above reached Alice and Bob without a reload.
+    for page in (alice, bob):
+        assert page.evaluate("window.stillTheSamePage") is True
 
     # The officer closes the session; the residents' pages say so as it happens.
     officer.get_by_role("button", name="Close the session").click()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from datetime import UTC, datetime
 
 import pytest
@@ -100,6 +101,15 @@ def test_police_take_concerns_before_a_council_working_the_same_ward(
         assert organisation.slug == "wealdshire-police" and team_area.code == WARD_1
 
 
+def test_a_police_team_takes_concerns_before_a_watch_association_working_closer(
+        app, make_staff):
+    make_staff("supervisor", areas=[WARD_1], organisation="wealdshire-nhw")
+    make_staff("officer", areas=[DISTRICT], organisation="wealdshire-police")
+    with app.app_context():
+        organisation, team_area = cases.route(_area(WARD_1))
+        assert organisation.slug == "wealdshire-police" and team_area.code == DISTRICT
+
+
 def test_a_place_no_team_covers_is_refused_by_the_field_and_nothing_is_kept(
         app, client, login, make_staff, make_member, postcode_for):
     make_staff("officer", areas=[WARD_1])
@@ -183,7 +193,9 @@ def test_an_officer_of_another_area_cannot_see_or_answer_the_case(app, make_app,
                                     "submit_reply": "Send"}),
                          ("note", {"note": "x", "submit_note": "Add"}),
                          ("status", {"status": "closed", "submit_status": "Change"}),
-                         ("merge", {"into": "SUR-000001", "submit_merge": "Merge"})):
+                         ("merge", {"into": "SUR-000001", "submit_merge": "Merge"}),
+                         ("assign", {"assignee": str(team["officer_2"]),
+                                     "submit_assign": "Assign"})):
         assert other.post(f"/surgery/queue/{case_id}/{action}", data=data).status_code == 404
     with app.app_context():
         assert db.session.scalars(select(Entry)).all() == []
@@ -195,6 +207,20 @@ def test_an_officer_of_another_area_cannot_see_or_answer_the_case(app, make_app,
     assert "SUR-" in own.get("/surgery/queue").get_data(as_text=True)
     supervisor = login(app.test_client(), staff=team["supervisor"])
     assert supervisor.get(f"/surgery/queue/{case_id}").status_code == 200
+
+
+def test_a_case_of_another_area_cannot_be_merged_into_by_its_reference(app, login, team,
+                                                                       make_member):
+    theirs = _case_of(app, team["resident"])
+    ours = _case_of(app, make_member(area=WARD_2), "Fly-tipping behind the shops")
+    officer = login(app.test_client(), staff=team["officer_2"])
+    response = officer.post(f"/surgery/queue/{ours}/merge",
+                            data={"into": f"SUR-{theirs:06d}", "submit_merge": "Merge"})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200 and "There is no case" in page
+    assert "Drug dealing by the park" not in page
+    with app.app_context():
+        assert db.session.get(Case, ours).merged_into_id is None
 
 
 def test_another_organisations_staff_of_the_same_ward_cannot_see_it(app, login, team,
@@ -329,28 +355,69 @@ def test_merging_a_duplicate_closes_it_and_its_resident_gets_the_kept_cases_repl
     kept = _case_of(app, team["resident"], "Drug dealing by the park gates")
     duplicate = _case_of(app, neighbour, "Dealing at the park every evening")
     officer = login(app.test_client(), staff=team["officer_1"])
+    # Before the merge: a reply to the first resident, their addition and a note.
+    officer.post(f"/surgery/queue/{kept}/reply",
+                 data={"reply": "Rhian, we will call at 4 Mill Lane.", "status": "assigned",
+                       "submit_reply": "Send"})
+    login(app.test_client(), member=team["resident"]).post(
+        f"/surgery/cases/{kept}/add", data={"text": "My son saw them too", "submit": "Add"})
+    officer.post(f"/surgery/queue/{kept}/note", data={"note": INTERNAL_NOTE,
+                                                      "submit_note": "Add"})
+    outbox.wait_for(1)
+    outbox.clear()
     response = officer.post(f"/surgery/queue/{duplicate}/merge",
                             data={"into": f"SUR-{duplicate:06d}", "submit_merge": "Merge"})
     assert "cannot be merged into itself" in response.get_data(as_text=True)
     response = officer.post(f"/surgery/queue/{duplicate}/merge",
                             data={"into": f"sur-{kept:06d}", "submit_merge": "Merge"})
     assert response.status_code == 302
-    officer.post(f"/surgery/queue/{kept}/reply",
-                 data={"reply": "Officers will visit the park tonight.", "status": "answered",
-                       "submit_reply": "Send"})
+    response = officer.post(f"/surgery/queue/{kept}/reply",
+                            data={"reply": "Officers will visit the park tonight.",
+                                  "status": "answered", "submit_reply": "Send"})
+    assert "It reaches the resident of 1 merged duplicate too." in officer.get(
+        response.headers["Location"]).get_data(as_text=True)
     mails = outbox.wait_for(2)
     with app.app_context():
         closed = db.session.get(Case, duplicate)
         assert closed.status == "closed"
-        # The duplicate counts as answered when the kept case is, not before it was raised.
-        assert closed.first_reply_at == db.session.get(Case, kept).first_reply_at
+        # The kept case was answered already: the duplicate counts as answered from the
+        # merge, when its resident starts to get the kept case's replies.
+        assert closed.first_reply_at == closed.merged_at
+        assert closed.merged_at >= closed.submitted_at
         emails = {db.session.get(Member, m).email for m in (team["resident"], neighbour)}
     assert {m["To"] for m in mails} == emails
     client = login(app.test_client(), member=neighbour)
     page = client.get(f"/surgery/cases/{duplicate}").get_data(as_text=True)
     assert "Officers will visit the park tonight." in page
-    # The other resident's own words stay theirs.
-    assert "Drug dealing by the park gates" not in page
+    # The other resident's words, the replies written to them before the merge and the
+    # team's notes stay out.
+    for private in ("Drug dealing by the park gates", "My son saw them too",
+                    "we will call at 4 Mill Lane", INTERNAL_NOTE):
+        assert private not in page
+    # Work goes on on the kept case: the duplicate takes no reply or status change.
+    for action, data in (("reply", {"reply": "x", "status": "answered",
+                                    "submit_reply": "Send"}),
+                         ("status", {"status": "new", "submit_status": "Change"})):
+        officer.post(f"/surgery/queue/{duplicate}/{action}", data=data)
+    with app.app_context():
+        assert db.session.get(Case, duplicate).status == "closed"
+        assert db.session.scalar(select(Entry).where(Entry.case_id == duplicate,
+                                                     Entry.body == "x")) is None
+
+
+def test_a_resident_whose_two_cases_were_merged_is_told_of_a_reply_once(
+        app, login, team, outbox):
+    kept = _case_of(app, team["resident"], "Dealing by the park")
+    duplicate = _case_of(app, team["resident"], "Dealing by the park again")
+    officer = login(app.test_client(), staff=team["officer_1"])
+    officer.post(f"/surgery/queue/{duplicate}/merge",
+                 data={"into": f"SUR-{kept:06d}", "submit_merge": "Merge"})
+    officer.post(f"/surgery/queue/{kept}/reply",
+                 data={"reply": "Patrols tonight.", "status": "answered",
+                       "submit_reply": "Send"})
+    outbox.wait_for(1)
+    time.sleep(0.5)  # a second email would have arrived by now: replies go out in-process
+    assert len(outbox) == 1
 
 
 # -- assisted digital -------------------------------------------------------------------------

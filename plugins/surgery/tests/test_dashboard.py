@@ -141,6 +141,10 @@ def surgery(app, make_staff):
             "S1": raise_concern(SOUTH, "other", utcnow() - timedelta(days=1)),
             "S2": raise_concern(NORTH, "other", utcnow()),
         }
+        # Police teams take concerns first, and the force administrator works force-wide:
+        # C2 stands for a case a council team took where no police handler worked.
+        made["C2"].organisation = db.session.get(Staff, staff["council"]).organisation
+        made["C2"].team_area = areas[CHURCH_END]
         made["S1"].due_at = utcnow() + timedelta(hours=2)
         made["S2"].due_at = utcnow() + timedelta(days=10)
         cases.merge(made["B4"], made["B1"], db.session.get(Staff, staff["south"]),

@@ -55,6 +55,7 @@ def upgrade():
         sa.Column("escalation", sa.String(length=16), nullable=True),
         sa.Column("escalated_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("merged_into_id", sa.Integer(), nullable=True),
+        sa.Column("merged_at", sa.DateTime(timezone=True), nullable=True),
         _fk("surgery_case", "organisation_id", "organisation.id"),
         _fk("surgery_case", "team_area_id", "area.id"),
         _fk("surgery_case", "area_id", "area.id"),
