@@ -482,6 +482,13 @@ def surgery_objects(app: Flask, world: World) -> dict[int, dict[str, int]]:
             cases.add_note(found, staff, payload)
             cases.reply(found, staff, payload, status="awaiting_resident")
             made[member_id] = {"case_id": found.id}
+        # The first case carries every payload, in every kind of entry, so that staff
+        # pages can be walked on it alone (see values_for).
+        first = db.session.get(cases.Case, next(iter(made.values()))["case_id"])
+        for payload in world.residents.values():
+            cases.add_information(first, payload)
+            cases.add_note(first, staff, payload)
+        db.session.commit()
     return made
 
 
@@ -508,6 +515,10 @@ def values_for(world: World, endpoint: str, argument: str, visitor: Visitor) -> 
         return [*world.public_alerts, "ZZZZ-2345"] if not staff else ["ZZZZ-2345"]
     if argument == "area_code":
         return [WARD_A, "NOWHERE"]
+    if argument == "case_id" and staff:
+        # Every payload is on the first case (surgery_objects): one case's staff pages,
+        # with their five forms each, prove the escaping; all twelve only take longer.
+        return [next(iter(world.plugin_objects.values()))["case_id"]]
     if world.plugin_objects and argument in next(iter(world.plugin_objects.values())):
         if visitor.kind == "member":
             return [world.plugin_objects[visitor.id][argument]]

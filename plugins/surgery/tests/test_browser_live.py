@@ -2,11 +2,12 @@
 session; two residents join under pseudonyms in two browser contexts and each sees the
 other's approved messages appear without reloading; a third resident, with JavaScript
 off, takes part through the plain form and the Refresh link. axe-core checks every page
-on the way. Run by polling the database, and over Redis pub/sub when
-COMMONWATCH_TEST_REDIS_URL is set."""
+on the way. Run over Redis pub/sub when COMMONWATCH_TEST_REDIS_URL is set, else by
+polling the database (test_live.py checks the stream both ways)."""
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -24,11 +25,12 @@ WARD = "E05900001"
 LIVE = 15_000  # ms: long enough for a reconnection and a poll
 
 
-@pytest.fixture(params=["polling", "redis"])
+@pytest.fixture
 def app(request, make_app):
-    """The app, without Redis (streams poll the database) and with it (pub/sub); streams
-    end after a few seconds, so the pages also reconnect during the test."""
-    if request.param == "redis":
+    """The app with Redis (pub/sub) when tests have one, else without (streams poll the
+    database); streams end after a few seconds, so the pages also reconnect during the
+    test."""
+    if os.environ.get("COMMONWATCH_TEST_REDIS_URL"):
         return make_app(REDIS_URL=request.getfixturevalue("redis_url"),
                         SURGERY_BEAT_STREAM_SECONDS=5)
     return make_app(SURGERY_BEAT_STREAM_SECONDS=5)
