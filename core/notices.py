@@ -15,8 +15,8 @@ from flask_babel import gettext as _
 
 from core.emails import send
 from core.extensions import db
-from core.models import Delivery, Member, Notice, Staff, utcnow
-from core.registry import Outgoing, current_registry
+from core.models import Delivery, Member, Message, Notice, Staff, utcnow
+from core.registry import Channel, Outgoing, current_registry
 
 #: Text message deliveries of notices carry the notice's id negated and offset by this
 #: (a delivery row needs a message id): below every answer to a reply (``-answer id``),
@@ -89,18 +89,30 @@ def _send_sms(notice: Notice, member: Member) -> str | None:
     with force_locale(member.language):
         body = notice.text if not notice.link else _(
             "%(text)s %(link)s", text=notice.text, link=notice.link)
+    return send_one_sms(channel, notice_delivery_message_id(notice.id), member,
+                        notice.subject, body)
+
+
+def send_one_sms(channel: Channel, message_id: int, member: Member, subject: str, text: str,
+                 message: Message | None = None) -> str | None:
+    """Text ``member`` one personal message now through ``channel``; the error
+    (``"sms: <reason>"``), if any.
+
+    It gets a delivery row of its own, so that the provider's reference and receipts, and
+    the development channel's record, work as for alerts. ``message_id`` must be negative
+    (an answer's id negated, a notice's offset below those): it never mixes with an
+    alert's deliveries, counts or pages. The row is written as sent at once, so the
+    sweeper never takes it for an alert delivery to retry."""
     now = utcnow()
-    # Written as sent at once, so the sweeper never takes it for an alert delivery.
-    delivery = Delivery(message_id=notice_delivery_message_id(notice.id), member_id=member.id,
-                        channel="sms", state="sent", queued_at=now, claimed_at=now,
-                        sent_at=now, attempts=1)
+    delivery = Delivery(message_id=message_id, member_id=member.id, channel="sms",
+                        state="sent", queued_at=now, claimed_at=now, sent_at=now, attempts=1)
     db.session.add(delivery)
     db.session.flush()
-    item = Outgoing(delivery_id=delivery.id, member_id=member.id, address=member.phone,
-                    language=member.language, subject=notice.subject, text=body, html="")
+    item = Outgoing(delivery_id=delivery.id, member_id=member.id, address=member.phone or "",
+                    language=member.language, subject=subject, text=text, html="")
     try:
-        failures = channel.send(None, [item])
-    except Exception as exc:  # noqa: BLE001 - recorded on the notice
+        failures = channel.send(message, [item])
+    except Exception as exc:  # noqa: BLE001 - recorded by the caller
         failures = {delivery.id: ("permanent-failure", type(exc).__name__)}
     if delivery.id in failures:
         delivery.state, delivery.error = "permanent-failure", failures[delivery.id][1][:255]

@@ -48,7 +48,8 @@ from core.models import (
     Staff,
     utcnow,
 )
-from core.registry import Outgoing, current_registry
+from core.notices import send_one_sms
+from core.registry import current_registry
 from core.security import make_token, read_token
 
 #: Logs what came in by email and why anything was refused: ids and reasons only.
@@ -545,26 +546,8 @@ def _answer_sms(answer: ReplyAnswer, reply: Reply, member: Member, title: str) -
         text = _("%(organisation)s, about \"%(title)s\": %(answer)s",
                  organisation=reply.message.organisation.name, title=title,
                  answer=answer.text)
-    # A delivery row of its own, so that the provider's reference and receipts, and the
-    # development channel's record, work as for alerts. Its message id is the answer's
-    # id negated: it never mixes with an alert's deliveries, counts or pages. Written as
-    # sent at once, so the sweeper never takes it for an alert delivery to retry.
-    now = utcnow()
-    delivery = Delivery(message_id=-answer.id, member_id=member.id, channel="sms",
-                        state="sent", queued_at=now, claimed_at=now, sent_at=now, attempts=1)
-    db.session.add(delivery)
-    db.session.flush()
-    item = Outgoing(delivery_id=delivery.id, member_id=member.id, address=member.phone or "",
-                    language=member.language, subject=title, text=text, html="")
-    try:
-        failures = channel.send(reply.message, [item])
-    except Exception as exc:  # noqa: BLE001 - recorded on the answer
-        failures = {delivery.id: ("permanent-failure", type(exc).__name__)}
-    if delivery.id in failures:
-        delivery.state, delivery.error = "permanent-failure", failures[delivery.id][1][:255]
-        delivery.sent_at = None
-        return f"sms: {failures[delivery.id][1]}"
-    return None
+    # Its delivery's message id is the answer's id negated.
+    return send_one_sms(channel, -answer.id, member, title, text, reply.message)
 
 
 def deliver_answer(answer_id: int) -> None:

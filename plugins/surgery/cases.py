@@ -10,7 +10,7 @@ through :func:`get_assisted_case`.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -124,7 +124,8 @@ def escalate_hours() -> int:
 # -- routing --------------------------------------------------------------------------------
 
 
-def _ancestor_ids(area: Area) -> list[int]:
+def area_ids_holding(area: Area) -> list[int]:
+    """The ids of ``area`` and of every area above it, top first."""
     return [int(i) for i in area.path.strip("/").split("/") if i]
 
 
@@ -136,7 +137,7 @@ def route(area: Area) -> tuple[Organisation, Area]:
     the place at all (a watch association's or council's staff take concerns only where
     no police team does). Raises :class:`NoTeam` when no such staff work anywhere above
     it."""
-    ids = _ancestor_ids(area)
+    ids = area_ids_holding(area)
     rows = db.session.execute(
         select(Area, Organisation)
         .select_from(Staff)
@@ -201,12 +202,18 @@ def get_assisted_case(staff: Staff, case_id: int) -> Case:
 def handlers(found: Case) -> list[Staff]:
     """The staff a case can be assigned to: active handlers of its organisation whose
     areas hold it, by name."""
-    ids = _ancestor_ids(found.area) + _ancestor_ids(found.team_area)
     return list(db.session.scalars(
-        select(Staff).join(Staff.areas)
-        .where(Staff.organisation_id == found.organisation_id, Staff.active,
-               Staff.role.in_(sorted(HANDLER_ROLES)), Area.id.in_(ids))
-        .distinct().order_by(Staff.name, Staff.id)))
+        _staff_over(found, HANDLER_ROLES).order_by(Staff.name, Staff.id)))
+
+
+def _staff_over(found: Case, roles: Iterable[str]) -> Any:
+    """SELECT of the active staff of ``found``'s organisation in ``roles`` whose areas
+    hold its place or its team."""
+    ids = area_ids_holding(found.area) + area_ids_holding(found.team_area)
+    return (select(Staff).join(Staff.areas)
+            .where(Staff.organisation_id == found.organisation_id, Staff.active,
+                   Staff.role.in_(sorted(roles)), Area.id.in_(ids))
+            .distinct())
 
 
 # -- what the resident sees -----------------------------------------------------------------
@@ -432,13 +439,8 @@ def notify_reply(entry_id: int) -> None:
 def supervisors(found: Case) -> list[Staff]:
     """Who is told when ``found`` nears or passes its due date: active supervisors of its
     organisation whose areas hold it, else its force administrators."""
-    ids = _ancestor_ids(found.area) + _ancestor_ids(found.team_area)
     for role in SUPERVISOR_ROLES:
-        people = list(db.session.scalars(
-            select(Staff).join(Staff.areas)
-            .where(Staff.organisation_id == found.organisation_id, Staff.active,
-                   Staff.role == role, Area.id.in_(ids))
-            .distinct().order_by(Staff.id)))
+        people = list(db.session.scalars(_staff_over(found, [role]).order_by(Staff.id)))
         if people:
             return people
     return []

@@ -308,13 +308,9 @@ def get_staff_beat(staff: Staff, beat_id: int) -> Beat:
     return found
 
 
-def _area_ids_holding(area: Area) -> list[int]:
-    return [int(i) for i in area.path.strip("/").split("/") if i]
-
-
 def member_beats_clause(member: Member) -> ColumnElement[bool]:
     """SQL: sessions held for an area that holds ``member``'s (their own included)."""
-    return Beat.area_id.in_(_area_ids_holding(member.area))
+    return Beat.area_id.in_(cases.area_ids_holding(member.area))
 
 
 def get_member_beat(member: Member, beat_id: int) -> Beat:
