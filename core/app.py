@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 from flask import Flask, current_app, g, has_request_context, request, session
 from flask_babel import Babel, get_locale
 from flask_login import current_user
-from jinja2 import ChoiceLoader, PackageLoader, PrefixLoader
+from jinja2 import ChoiceLoader, FileSystemBytecodeCache, PackageLoader, PrefixLoader
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
@@ -237,6 +237,10 @@ def _init_templates(app: Flask) -> None:
         ]
     )
     app.jinja_env.add_extension("jinja2.ext.do")
+    if app.config.get("TEMPLATE_CACHE_DIR"):
+        cache_dir = Path(app.config["TEMPLATE_CACHE_DIR"])
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        app.jinja_env.bytecode_cache = FileSystemBytecodeCache(str(cache_dir))
     from govuk_frontend_wtf.main import WTFormsHelpers
 
     WTFormsHelpers(app)

@@ -25,6 +25,9 @@ DEFAULTS: dict[str, Any] = {
     "SECRET_KEY": None,
     #: Public address of the site, used for links in emails (never the Host header).
     "BASE_URL": "http://localhost:5000",
+    #: A directory where compiled page templates are kept and shared between app
+    #: processes (Jinja's bytecode cache); unset, each process compiles its own.
+    "TEMPLATE_CACHE_DIR": None,
     "BRAND_NAME": "Commonwatch",
     #: Shown under the name; unset shows a translated default.
     "BRAND_TAGLINE": None,

@@ -56,6 +56,8 @@ def fresh_database_url(base_url: str | None, name: str, tmp_dir: Path) -> str:
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)'))
         conn.execute(text(f'CREATE DATABASE "{db_name}"'))
+        # A test database is thrown away: commits need not wait for the disk.
+        conn.execute(text(f'ALTER DATABASE "{db_name}" SET synchronous_commit = off'))
     admin.dispose()
     return url.set(database=db_name).render_as_string(hide_password=False)
 
@@ -155,10 +157,13 @@ def commonwatch_plugins() -> str:
 
 
 @pytest.fixture(scope="session")
-def base_config(database_url: str, smtp_server: tuple[str, int, Outbox]) -> dict[str, Any]:
+def base_config(database_url: str, smtp_server: tuple[str, int, Outbox],
+                tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """Configuration every test app starts from."""
     host, port, _ = smtp_server
     return {
+        # Each test builds a new app; its templates are compiled once per test process.
+        "TEMPLATE_CACHE_DIR": str(tmp_path_factory.mktemp("templates")),
         "TESTING": True,
         "SECRET_KEY": "test-secret-key-not-for-production",
         "DATABASE_URL": database_url,
@@ -183,12 +188,13 @@ def empty_database() -> None:
     existing = set(inspect(db.engine).get_table_names())
     tables = [t for t in reversed(db.metadata.sorted_tables) if t.name in existing]
     with db.engine.begin() as conn:
+        # DELETE, children first: far quicker than TRUNCATE on the few rows a test leaves.
+        for table in tables:
+            conn.execute(table.delete())
         if conn.dialect.name == "postgresql":
-            names = ", ".join(f'"{t.name}"' for t in tables)
-            conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-        else:
-            for table in tables:
-                conn.execute(table.delete())
+            conn.execute(text(
+                "SELECT setval(oid::regclass, 1, false) FROM pg_class WHERE relkind = 'S'"
+            ))
 
 
 @pytest.fixture(scope="session")
