@@ -23,7 +23,8 @@ from core.forms import (
 )
 from core.forms import check_postcode as known_postcode
 from core.jobs import enqueue, redis_connection
-from core.members import add_interest, give_consent
+from core.links import PERSONAL_STAND_IN, personal_url, read_personal_link
+from core.members import DEMOGRAPHICS, add_interest, give_consent, set_member_field
 from core.messaging import (
     GroupSender,
     Target,
@@ -34,6 +35,7 @@ from core.messaging import (
     sms_segments,
 )
 from core.messaging import preview as preview_message
+from core.messaging import recipients as message_recipients
 from core.messaging import send as send_message
 from core.models import (
     MESSAGE_CATEGORIES,
@@ -51,7 +53,7 @@ from core.notices import notify_member, notify_staff
 from core.phones import normalise_phone
 from core.plugins import MessageVetoed, hookimpl
 from core.registry import NavItem, Permission, ProfileField, RuleFilter, TargetingRule, WatchType
-from core.scoping import get_scoped_member, member_scope, scoped_members
+from core.scoping import get_scoped_member, log_access, member_scope, scoped_members
 from core.shapes import ShapeError, postcodes_inside
 from core.shapes import check as check_shape
 from core.shapes import covers as shape_covers
@@ -64,10 +66,18 @@ from core.targeting import (
     member_field_value,
     members_matching,
 )
-from core.views.messages import CATEGORY_LABELS, postcode_points_geojson, target_map_settings
+from core.views.messages import (
+    CATEGORY_LABELS,
+    message_form,
+    postcode_points_geojson,
+    target_map_settings,
+)
+from core.views.staff import spreadsheet_safe
 
 __all__ = [
     "CATEGORY_LABELS",
+    "DEMOGRAPHICS",
+    "PERSONAL_STAND_IN",
     "MESSAGE_CATEGORIES",
     "GovCheckboxInput",
     "GovCheckboxesInput",
@@ -117,6 +127,7 @@ __all__ = [
     "known_postcode",
     "hookimpl",
     "lazy_gettext",
+    "log_access",
     "log_denied",
     "lookup_postcode",
     "member_field_contains",
@@ -124,19 +135,25 @@ __all__ = [
     "member_required",
     "member_scope",
     "members_matching",
+    "message_form",
+    "message_recipients",
     "normalise_phone",
     "normalise_postcode",
     "notify_member",
     "notify_staff",
     "postcode_points_geojson",
     "postcodes_inside",
+    "personal_url",
     "preview_message",
     "public",
+    "read_personal_link",
     "redis_connection",
     "scoped_members",
     "shape_covers",
     "send_message",
+    "set_member_field",
     "sms_segments",
+    "spreadsheet_safe",
     "target_map_settings",
     "staff_required",
     "utcnow",

@@ -48,6 +48,7 @@ from core import reach
 from core.archive import sender_details
 from core.emails import LinkSigner, mail_sender, save_to_outbox, unsubscribe_links, unsubscribe_url
 from core.extensions import db, mail
+from core.links import fill_personal_link, personal_links
 from core.models import (
     Delivery,
     DevOutbox,
@@ -129,9 +130,15 @@ def outgoing(message: Message, ids: Sequence[int]) -> dict[str, list[Outgoing]]:
     # The links are signed in bulk: the same as unsubscribe_url() and reply_url() give.
     unsubscribe_link = unsubscribe_links().url
     reply_link = LinkSigner(REPLY_PURPOSE, "replies.reply").url
+    # A message inviting its recipients to a plugin's page: each gets their own link.
+    personal = personal_links(message) if rows else None
     by_channel: dict[str, list[Outgoing]] = defaultdict(list)
     for delivery_id, channel, member_id, email, phone, language in rows:
         subject, text, body, plain = rendered[language]
+        personal_link = personal.url([message.id, member_id]) if personal else ""
+        if personal_link:
+            text, body, plain = (fill_personal_link(t, personal_link)
+                                 for t in (text, body, plain))
         # Push goes to every device of the member: the address is the member.
         address = {"email": email, "push": str(member_id)}.get(channel, phone or "")
         by_channel[channel].append(Outgoing(
@@ -143,6 +150,7 @@ def outgoing(message: Message, ids: Sequence[int]) -> dict[str, list[Outgoing]]:
             # channel fills it into the email's {reply_url} stand-ins, the core's SMS
             # channel leaves it out (it would add a part to every text).
             reply_url=reply_link([message.id, member_id]),
+            personal_url=personal_link,
         ))
     return by_channel
 

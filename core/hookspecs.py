@@ -230,3 +230,19 @@ def commonwatch_message_sent(message: Any, recipient_count: int) -> None:
     ``recipient_count`` is the number of distinct members reached. Called once per
     message by the messaging pipeline, after its transaction commits.
     """
+
+
+@hookspec(firstresult=True)
+def commonwatch_message_link(message: Any) -> str | None:
+    """Name the page ``message`` invites its recipients to, if it is one of the plugin's.
+
+    Return the endpoint of a page taking a ``token`` argument (``"surveys.answer"``), or
+    None for messages that are not the plugin's. Each recipient's copy of the message
+    then carries their own signed link to that page wherever its texts say
+    ``{personal_url}`` (by email, text message and push, and on their copy of the message
+    on the site); the page reads the token with ``core.api.read_personal_link``, which
+    gives the message and the member without their signing in. The first plugin to name
+    an endpoint wins. Called when a message's deliveries are prepared and when a
+    resident opens a message, so it should be quick.
+    """
+

@@ -189,6 +189,22 @@ def give_consent(member: Member, organisation_id: int, method: str = "self") -> 
     return True
 
 
+def set_member_field(member: Member, name: str, value: str) -> bool:
+    """Keep ``value`` in ``member``'s profile field ``name`` (a plugin's qualified
+    field name; not committed). Returns False when the field is not an enabled plugin's,
+    or is kept only for members with an interest ``member`` lacks."""
+    field_def = current_registry().member_fields.get(name)
+    if field_def is None or (field_def.watch_type and not any(
+            i.watch_type == field_def.watch_type for i in member.interests)):
+        return False
+    row = next((v for v in member.field_values if v.name == name), None)
+    if row is None:
+        member.field_values.append(MemberFieldValue(name=name, value=str(value)))
+    else:
+        row.value = str(value)
+    return True
+
+
 def add_interest(member: Member, watch_type: str) -> bool:
     """Give ``member`` the interest ``watch_type`` (not committed). Returns False when
     they already had it."""

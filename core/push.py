@@ -262,7 +262,8 @@ def payload(message: Message, item: Outgoing) -> str:
     return json.dumps({
         "title": item.subject,
         "body": body,
-        "url": external_url("account.message", message_id=str(message.id)),
+        "url": item.personal_url or external_url("account.message",
+                                                 message_id=str(message.id)),
         "icon": external_url("static", filename="icons/icon-192.png"),
         "tag": f"message-{message.id}",
         "lang": item.language,

@@ -101,6 +101,9 @@ class Outgoing:
     #: and ``html`` carry the stand-in ``{reply_url}`` where it goes (as ``html`` carries
     #: ``{unsubscribe_url}``): an email channel fills it in per recipient.
     reply_url: str = ""
+    #: The member's own link to the page the message invites them to (a survey, say;
+    #: core.links), already filled into ``text`` and ``html``; "" for most messages.
+    personal_url: str = ""
 
 
 @dataclass(frozen=True)

@@ -82,30 +82,41 @@ def reply_url(message_id: int, member_id: int) -> str:
 
 
 @dataclass(frozen=True)
-class ReplyLink:
-    """What a reply link names, or why it cannot be used (``problem``: "forged",
-    "expired" or "gone")."""
+class MessageLink:
+    """What a signed link about one message for one member names, or why it cannot be
+    used (``problem``: "forged", "expired" or "gone")."""
 
     message: Message | None = None
     member: Member | None = None
     problem: str | None = None
 
 
-def read_reply_link(token: str) -> ReplyLink:
-    """The message and member a reply link's ``token`` names, if it is genuine, not
-    expired and both still exist."""
-    data = read_token(REPLY_PURPOSE, token, max_age_seconds())
+#: The reply and rating links' kind of :class:`MessageLink`.
+ReplyLink = MessageLink
+
+
+def read_message_link(purpose: str, token: str, max_age: int) -> MessageLink:
+    """The message and member a ``[message id, member id]`` token signed for
+    ``purpose`` names, if it is genuine, younger than ``max_age`` seconds and both still
+    exist."""
+    data = read_token(purpose, token, max_age)
     if data is None:
-        forever = read_token(REPLY_PURPOSE, token, 100 * 365 * 24 * 3600)
-        return ReplyLink(problem="expired" if forever is not None else "forged")
+        forever = read_token(purpose, token, 100 * 365 * 24 * 3600)
+        return MessageLink(problem="expired" if forever is not None else "forged")
     if (not isinstance(data, list) or len(data) != 2
             or not all(isinstance(i, int) for i in data)):
-        return ReplyLink(problem="forged")
+        return MessageLink(problem="forged")
     message = db.session.get(Message, data[0])
     member = db.session.get(Member, data[1])
     if message is None or member is None:
-        return ReplyLink(problem="gone")
-    return ReplyLink(message, member)
+        return MessageLink(problem="gone")
+    return MessageLink(message, member)
+
+
+def read_reply_link(token: str) -> ReplyLink:
+    """The message and member a reply link's ``token`` names, if it is genuine, not
+    expired and both still exist."""
+    return read_message_link(REPLY_PURPOSE, token, max_age_seconds())
 
 
 # -- Reply-To addresses ---------------------------------------------------------------------

@@ -42,7 +42,7 @@ from markupsafe import escape
 from sqlalchemy import select
 
 from core.extensions import db
-from core.models import Member, Organisation, Postcode, Staff
+from core.models import Member, Message, Organisation, Postcode, Staff
 from core.security import make_token, password_fingerprint
 from core.testing.pytest_plugin import postcode_in
 
@@ -344,6 +344,10 @@ def world(app: Flask, county: Any, make_staff: Any, login: Any, outbox: Any) -> 
                                                world.residents).items():
             world.plugin_objects.setdefault(member_id, {}).update(ids)
 
+    if "surveys.answer" in app.view_functions:
+        for member_id, ids in surveys_objects(app, world).items():
+            world.plugin_objects.setdefault(member_id, {}).update(ids)
+
     with app.app_context():
         for member_id, payload in world.residents.items():
             member = db.session.get(Member, member_id)
@@ -437,6 +441,15 @@ def tokens(world: World, endpoint: str, visitor: Visitor) -> list[str]:
 
             member_id = visitor.id if visitor.kind == "member" else next(iter(world.residents))
             return [reply_token(next(iter(world.messages)), member_id)]
+        if endpoint == "surveys.answer":  # the link in a survey invitation
+            from core.api import personal_url
+            from plugins.surveys.models import Batch
+
+            member_id = visitor.id if visitor.kind == "member" else next(iter(world.residents))
+            message = db.session.get(Message, db.session.scalar(select(Batch.message_id)))
+            return [personal_url(message, member_id).rsplit("/", 1)[-1]]
+        if endpoint == "surveys.public_answer":
+            return ["xss-public-survey"]
         if endpoint == "auth.reset_password":
             member = db.session.get(Member, next(iter(world.residents)))
             staff = db.session.get(Staff, next(iter(world.staff_accounts)))
@@ -492,6 +505,46 @@ def surgery_objects(app: Flask, world: World) -> dict[int, dict[str, int]]:
     return made
 
 
+def surveys_objects(app: Flask, world: World) -> dict[int, dict[str, Any]]:
+    """One public survey of the officer's, its title, introduction, section, questions
+    and choices each a payload, in a round every resident was invited to and answered
+    in their own words (their payload); every resident gets its ids."""
+    from core.api import Target
+    from plugins.surveys.models import Answer, Question, Response, Section, Survey
+    from plugins.surveys.rounds import invitation_texts, start_round
+
+    officer = world.staff_visitors()[0]
+    payloads = list(world.residents.values())
+    with app.app_context():
+        staff = db.session.get(Staff, officer.id)
+        survey = Survey(organisation_id=staff.organisation_id, created_by_id=staff.id,
+                        title=payloads[0], title_cy=payloads[1], introduction=payloads[2],
+                        public=True, public_key="xss-public-survey")
+        section = Section(title=payloads[3], position=0)
+        survey.sections.append(section)
+        kinds = ("single", "multiple", "rank", "text")
+        for position, kind in enumerate(kinds):
+            survey.questions.append(Question(
+                kind=kind, text=payloads[position], section=section, position=position,
+                options=[] if kind == "text" else payloads[:4]))
+        db.session.add(survey)
+        db.session.flush()
+        start_round(survey, staff, Target(), invitation_texts(survey))
+        round_ = survey.rounds[0]
+        text_question = survey.questions[-1]
+        for member_id, payload in world.residents.items():
+            member = db.session.get(Member, member_id)
+            db.session.add(Response(round_id=round_.id, member_id=member_id,
+                                    state="submitted", area_id=member.area_id,
+                                    answers=[Answer(question_id=text_question.id,
+                                                    text=payload),
+                                             Answer(question_id=survey.questions[0].id,
+                                                    value=0)]))
+        db.session.commit()
+        ids = {"survey_id": survey.id, "question_id": text_question.id}
+    return {member_id: dict(ids) for member_id in world.residents}
+
+
 def values_for(world: World, endpoint: str, argument: str, visitor: Visitor) -> list[Any]:
     """What to put in ``argument`` of ``endpoint``'s URL for ``visitor``."""
     staff = visitor.kind not in ("anonymous", "member")
@@ -519,6 +572,8 @@ def values_for(world: World, endpoint: str, argument: str, visitor: Visitor) -> 
         # Every payload is on the first case (surgery_objects): one case's staff pages,
         # with their five forms each, prove the escaping; all twelve only take longer.
         return [next(iter(world.plugin_objects.values()))["case_id"]]
+    if argument in ("survey_id", "question_id"):  # one survey carries every payload
+        return [next(iter(world.plugin_objects.values()))[argument]]
     if world.plugin_objects and argument in next(iter(world.plugin_objects.values())):
         if visitor.kind == "member":
             return [world.plugin_objects[visitor.id][argument]]

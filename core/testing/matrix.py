@@ -77,7 +77,9 @@ TOKEN_ARGUMENTS: dict[str, str] = {
         "/password/reset/<token>, /confirm/<token>): it names and authenticates its "
         "subject itself, so there is no id to swap; forged, expired and reused tokens are "
         "tested in tests/test_auth.py and tests/test_members.py (and for the reply and "
-        "rating links, /reply/<token>..., in tests/test_replies.py)"
+        "rating links, /reply/<token>..., in tests/test_replies.py; for the survey links, "
+        "/surveys/answer/<token> and a public survey's /surveys/s/<token>, in "
+        "plugins/surveys/tests/test_answering.py)"
     ),
     "code": (
         "a public verification code printed in an alert (/verify/<code>): anyone may check "

@@ -46,6 +46,7 @@ from core.forms import (
     resident_form,
 )
 from core.jobs import enqueue
+from core.links import fill_personal_link, personal_url
 from core.members import (
     create_member,
     email_taken,
@@ -349,4 +350,9 @@ def message(message_id: int) -> str:
     if found is None:
         log_denied("message not sent to this member or not found")
         abort(404)
-    return render_template("account/message.html", message=found, member=member)
+    # A message inviting the member to a plugin's page links to it as them.
+    link = personal_url(found, member.id)
+    welsh = member.language == "cy" and bool(found.title_cy)
+    html = fill_personal_link(found.body_html_cy if welsh else found.body_html, link)
+    return render_template("account/message.html", message=found, member=member,
+                           welsh=welsh, html=html)
