@@ -52,7 +52,15 @@ from core.models import (
 from core.notices import notify_member, notify_staff
 from core.phones import normalise_phone
 from core.plugins import MessageVetoed, hookimpl
-from core.registry import NavItem, Permission, ProfileField, RuleFilter, TargetingRule, WatchType
+from core.registry import (
+    Concern,
+    NavItem,
+    Permission,
+    ProfileField,
+    RuleFilter,
+    TargetingRule,
+    WatchType,
+)
 from core.scoping import get_scoped_member, log_access, member_scope, scoped_members
 from core.shapes import ShapeError, postcodes_inside
 from core.shapes import check as check_shape
@@ -76,6 +84,7 @@ from core.views.staff import spreadsheet_safe
 
 __all__ = [
     "CATEGORY_LABELS",
+    "Concern",
     "DEMOGRAPHICS",
     "PERSONAL_STAND_IN",
     "MESSAGE_CATEGORIES",

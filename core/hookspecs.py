@@ -22,12 +22,15 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     import click
     from flask import Blueprint, Flask
 
     from core.models import Member, Staff
     from core.registry import (
         Channel,
+        Concern,
         NavItem,
         Permission,
         ProfileField,
@@ -198,6 +201,19 @@ def commonwatch_member_data(member: Member) -> Mapping[str, Any] | None:
     the member erases them too.
 
     Called while the member's download is built, once per download.
+    """
+
+
+@hookspec
+def commonwatch_area_concerns(since: datetime) -> Sequence[Concern] | None:
+    """Return what residents told the plugin worries them, since ``since``, per area.
+
+    One :class:`core.registry.Concern` per area and concern: the area the residents live
+    in or the concern is about (the lowest known, e.g. a street), the concern in English
+    words, how many raised it, and where it comes from. Count people, not rows: a
+    resident who ranked speeding in a survey once counts once. Return None or nothing
+    when the plugin holds no such thing. Called by plugins that weigh concerns by area
+    (insights), from a background job; it may run a few queries.
     """
 
 

@@ -83,6 +83,19 @@ class NavItem:
 
 
 @dataclass(frozen=True)
+class Concern:
+    """How many residents of one area raised one concern (a survey's top priority, a
+    surgery case's topic...), for the insights of whatever plugin reads them."""
+
+    area_id: int
+    #: The concern in words, in English ("Speeding"), so that sources agree.
+    label: str
+    count: int
+    #: Where it comes from, for people: "survey priorities", "surgery cases"...
+    source: str
+
+
+@dataclass(frozen=True)
 class Outgoing:
     """One delivery handed to a channel: who, where, and the text in their language."""
 

@@ -16,10 +16,10 @@ from typing import Any
 import click
 from flask import Blueprint, url_for
 from flask.cli import with_appcontext
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from core import hookimpl
-from core.api import Member, NavItem, Permission, Staff, db, has_permission
+from core.api import Concern, Member, NavItem, Permission, Staff, db, has_permission
 from core.api import lazy_gettext as _l
 from plugins.surgery.models import MODELS, PUBLIC_KINDS, Case, Entry, Participant, Post
 
@@ -108,6 +108,25 @@ def commonwatch_member_data(member: Member) -> dict[str, Any] | None:
         "beat_surgery_messages": [{"name": p.author_name, "text": p.body, "state": p.state,
                                    "at": p.at.isoformat()} for p in posts],
     }
+
+
+@hookimpl
+def commonwatch_area_concerns(since: Any) -> list[Concern]:
+    """The topics of concerns raised since ``since``, per area, counting each resident
+    (or person helped) once per topic and area."""
+    from flask_babel import force_locale
+
+    from plugins.surgery.cases import topics
+
+    who = func.coalesce(Case.member_id, -Case.id)
+    rows = db.session.execute(
+        select(Case.area_id, Case.topic, func.count(func.distinct(who)))
+        .where(Case.kind == "concern", Case.submitted_at >= since, Case.merged_into_id.is_(None))
+        .group_by(Case.area_id, Case.topic)).all()
+    with force_locale("en"):
+        labels = {k: str(v) for k, v in topics().items()}
+    return [Concern(area_id, labels.get(topic, topic), count, "surgery cases")
+            for area_id, topic, count in rows]
 
 
 @click.group("surgery")

@@ -14,10 +14,19 @@ from typing import Any
 import click
 from flask import Blueprint, url_for
 from flask.cli import with_appcontext
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from core import hookimpl
-from core.api import Member, NavItem, Permission, Staff, TargetingRule, db, has_permission
+from core.api import (
+    Concern,
+    Member,
+    NavItem,
+    Permission,
+    Staff,
+    TargetingRule,
+    db,
+    has_permission,
+)
 from core.api import lazy_gettext as _l
 from plugins.surveys.models import MODELS, Answer, Question, Response, Round, Survey
 
@@ -110,6 +119,31 @@ def _answer_data(question: Question | None, answer: Answer) -> dict[str, Any]:
             value = question.options[answer.value]
     return {"question": question.text if question else None, "answer": value,
             "rank": answer.rank}
+
+
+@hookimpl
+def commonwatch_area_concerns(since: Any) -> list[Concern]:
+    """Residents' top priorities (the choices of ranking questions) in responses sent
+    since ``since``, per area: each respondent counts once per priority."""
+    ranking = select(Question.id).where(Question.kind == "rank")
+    rows = db.session.execute(
+        select(Response.area_id, Answer.question_id, Answer.value,
+               func.count(func.distinct(Answer.response_id)))
+        .join(Answer, Answer.response_id == Response.id)
+        .where(Response.state == "submitted", Response.submitted_at >= since,
+               Response.area_id.is_not(None), Answer.question_id.in_(ranking),
+               Answer.value.is_not(None))
+        .group_by(Response.area_id, Answer.question_id, Answer.value)).all()
+    options = {q.id: q.options for q in db.session.scalars(
+        select(Question).where(Question.id.in_({r[1] for r in rows})))}
+    counts: dict[tuple[int, str], int] = {}
+    for area_id, question_id, value, count in rows:
+        choices = options.get(question_id) or []
+        if 0 <= value < len(choices):
+            key = (area_id, choices[value])
+            counts[key] = counts.get(key, 0) + count
+    return [Concern(area_id, label, count, "survey priorities")
+            for (area_id, label), count in sorted(counts.items())]
 
 
 @click.group("surveys")

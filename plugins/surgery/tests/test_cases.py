@@ -512,3 +512,25 @@ def test_staff_without_the_permission_have_no_queue(app, login, make_staff):
     assert client.get("/surgery/queue").status_code == 403
     with app.app_context():
         assert db.session.get(Staff, coordinator).role == "coordinator"
+
+
+def test_case_topics_are_told_as_area_concerns(app, client, login, team, make_member):
+    from datetime import timedelta
+
+    from core.api import utcnow
+
+    login(client, member=team["resident"])
+    for topic in ("speeding", "speeding", "drugs"):  # the same resident twice: once
+        assert _raise(client, topic=topic).status_code == 302
+    other = app.test_client()
+    login(other, member=make_member(area=WARD_1, email="second@example.org"))
+    assert _raise(other, topic="speeding").status_code == 302
+    with app.app_context():
+        plugins = app.extensions["commonwatch"].plugins
+        (concerns,) = plugins.call("commonwatch_area_concerns",
+                                   since=utcnow() - timedelta(hours=1))
+        totals = {}
+        for c in concerns:
+            assert c.source == "surgery cases"
+            totals[c.label] = totals.get(c.label, 0) + c.count
+        assert totals == {"Speeding and road safety": 2, "Drugs": 1}

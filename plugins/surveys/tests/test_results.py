@@ -254,3 +254,23 @@ def test_trends_compare_rounds_and_respondents_are_listed_to_supervisors_only(
         viewed = db.session.scalars(select(MemberAccess.member_id).where(
             MemberAccess.action == "view")).all()
         assert sorted(viewed) == sorted(people)
+
+
+def test_top_priorities_are_told_as_area_concerns(app, survey):
+    from datetime import timedelta
+
+    from core.api import utcnow
+
+    with app.app_context():
+        plugins = app.extensions["commonwatch"].plugins
+        (concerns,) = plugins.call("commonwatch_area_concerns",
+                                   since=utcnow() - timedelta(days=1))
+        totals: dict[str, int] = {}
+        for c in concerns:
+            assert c.source == "survey priorities"
+            totals[c.label] = totals.get(c.label, 0) + c.count
+        assert totals == {"Burglary": 13, "Speeding": 11, "Anti-social behaviour": 10,
+                          "Drugs": 5}
+        # Each respondent's area: the two in ward E05900005's streets ranked Speeding.
+        assert not plugins.call("commonwatch_area_concerns",
+                                since=utcnow() + timedelta(minutes=1))[0]
