@@ -10,6 +10,7 @@ from core.areas import lookup_postcode, normalise_postcode, within
 from core.emails import external_url
 from core.extensions import db
 from core.forms import (
+    DEMOGRAPHIC_LABELS,
     GovCheckboxesInput,
     GovCheckboxInput,
     GovFileInput,
@@ -86,6 +87,7 @@ __all__ = [
     "CATEGORY_LABELS",
     "Concern",
     "DEMOGRAPHICS",
+    "DEMOGRAPHIC_LABELS",
     "PERSONAL_STAND_IN",
     "MESSAGE_CATEGORIES",
     "GovCheckboxInput",

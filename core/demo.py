@@ -89,6 +89,9 @@ def seed_demo(member_count: int = 3000) -> Iterator[str]:
 
     created = _seed_members(member_count, orgs, password_hash)
     yield f"residents: {created} created"
+    plugins = current_app.extensions["commonwatch"].plugins
+    for _plugin, lines in plugins.call_each("commonwatch_demo_data"):
+        yield from lines or ()
     yield ""
     yield "Demo accounts (password for all: " + DEMO_PASSWORD + ")"
     yield "  resident:  resident@demo.example.org   at /sign-in"

@@ -217,6 +217,17 @@ def commonwatch_area_concerns(since: datetime) -> Sequence[Concern] | None:
     """
 
 
+@hookspec
+def commonwatch_demo_data() -> Sequence[str] | None:
+    """Add the plugin's part of the demo county, and say what was added.
+
+    Called by ``commonwatch demo`` after the core's areas, organisations, staff and
+    residents exist (the fictional county of Wealdshire, ``core/fixtures``). Add only
+    what is missing, so that running the demo twice adds nothing twice, commit it, and
+    return lines to show the person ("crimes: 61 imported"), or nothing.
+    """
+
+
 # -- event phase ------------------------------------------------------------------------
 
 

@@ -35,3 +35,20 @@ def test_the_demo_resident_and_officer_can_sign_in(app):
     response = staff.post("/staff/sign-in", data={"email": "pc.jones@demo.example.org",
                                                   "password": "wealdshire-demo-2026"})
     assert "/two-factor/setup" in response.location
+
+
+def test_plugins_add_their_part_of_the_demo(app):
+    """The insights plugin's made-up crimes and figures come with the demo (through
+    commonwatch_demo_data), once."""
+    runner = app.test_cli_runner()
+    first = runner.invoke(args=["demo", "--members", "60"])
+    assert first.exit_code == 0, first.output
+    assert "insights: imported 30 crimes for 2026-09" in first.output
+    assert "insights: imported 31 crimes for 2026-10" in first.output
+    second = runner.invoke(args=["demo", "--members", "60"])
+    assert "imported" not in second.output
+    from plugins.insights.models import Crime, Figures
+
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Crime)) == 61
+        assert db.session.scalar(select(func.count()).select_from(Figures)) == 86

@@ -20,6 +20,7 @@ from sqlalchemy import select
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from core.api import (
+    DEMOGRAPHIC_LABELS,
     DEMOGRAPHICS,
     Area,
     GovCheckboxInput,
@@ -519,9 +520,11 @@ def filters_from_request(survey: Survey, staff: Staff) -> tuple[FilterForm, res.
     """The filters in the query string, checked: an area must be one of the staff
     member's or inside them (an error by the field otherwise, and no area filter)."""
     form = FilterForm(request.args)
-    form.age_band.choices = [("", gettext("Any"))] + [(v, v) for v in DEMOGRAPHICS["age_band"]]
+    labels = {key: answers for key, (_question, answers) in DEMOGRAPHIC_LABELS.items()}
+    form.age_band.choices = [("", gettext("Any"))] + [
+        (v, labels["age_band"].get(v, v)) for v in DEMOGRAPHICS["age_band"]]
     form.ethnic_group.choices = [("", gettext("Any"))] + [
-        (v, v) for v in DEMOGRAPHICS["ethnic_group"]]
+        (v, labels["ethnic_group"].get(v, v)) for v in DEMOGRAPHICS["ethnic_group"]]
     form.interest.choices = [("", gettext("Any"))] + [
         (w.name, str(w.label)) for w in _registry().watch_types.values()]
     form.q.choices = [("", gettext("Any"))] + [
