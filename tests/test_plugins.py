@@ -22,8 +22,8 @@ from core.targeting import RuleError, apply_rule, members_matching
 from core.testing.pytest_plugin import fresh_database_url
 
 ROOT = Path(__file__).parent.parent
-IN_REPO = ["business_watch", "neighbourhood_watch", "rural_watch", "senior_watch", "surgery",
-           "surveys"]
+IN_REPO = ["business_watch", "insights", "neighbourhood_watch", "rural_watch", "senior_watch",
+           "surgery", "surveys"]
 WATCH_TYPES = {
     "neighbourhood_watch": ["neighbourhood_watch.neighbourhood"],
     "business_watch": ["business_watch.business"],
