@@ -62,6 +62,8 @@ from core.registry import (
     TargetingRule,
     WatchType,
 )
+from core.rest import ApiError, PageInfo, PageQuery, page_of
+from core.rest import operation as api_operation
 from core.scoping import get_scoped_member, log_access, member_scope, scoped_members
 from core.shapes import ShapeError, postcodes_inside
 from core.shapes import check as check_shape
@@ -84,6 +86,11 @@ from core.views.messages import (
 from core.views.staff import spreadsheet_safe
 
 __all__ = [
+    "ApiError",
+    "PageInfo",
+    "PageQuery",
+    "api_operation",
+    "page_of",
     "CATEGORY_LABELS",
     "Concern",
     "DEMOGRAPHICS",

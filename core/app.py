@@ -26,6 +26,7 @@ from core.extensions import csrf, db, limiter, login_manager, mail, migrate
 from core.models import LANGUAGES, Member, Staff, UTCDateTime
 from core.plugins import CommonwatchPlugins, PluginError, installed_plugins, parse_enabled
 from core.registry import Registry, build_registry
+from core.rest import register_plugin_api
 from core.sessions import check_request
 from core.views.vendor import STATIC_ENDPOINTS
 
@@ -178,6 +179,7 @@ def _load_user(user_id: str) -> Member | Staff | None:
 
 
 def _register_core_blueprints(app: Flask) -> None:
+    from core.rest import register_api
     from core.views import (
         account,
         archive,
@@ -189,14 +191,16 @@ def _register_core_blueprints(app: Flask) -> None:
         push,
         replies,
         staff,
+        tokens,
         verify,
     )
     from core.views.errors import register_error_pages
     from core.views.vendor import leaflet_bp
 
     for bp in (public.bp, auth.bp, account.bp, staff.bp, messages.bp, callbacks.bp, push.bp,
-               leaflet_bp, replies.bp, verify.bp, archive.bp, outcomes.bp):
+               leaflet_bp, replies.bp, verify.bp, archive.bp, outcomes.bp, tokens.bp):
         app.register_blueprint(bp)
+    register_api(app)
     register_error_pages(app)
 
 
@@ -217,6 +221,12 @@ def _load_plugin_parts(app: Flask, state: CommonwatchState) -> None:
         state.plugin_models[plugin] = list(models or ())
     for _plugin, locations in plugins.call_each("commonwatch_migration_locations"):
         state.migration_locations.extend(str(p) for p in locations or ())
+    for plugin, blueprints in plugins.call_each("commonwatch_api_blueprints"):
+        for bp in blueprints or ():
+            if bp.name != f"{plugin}_api":
+                raise PluginError(f"plugin {plugin!r} API blueprint {bp.name!r} must be "
+                                  f"named {plugin}_api")
+            register_plugin_api(app, bp, plugin)
     for plugin, commands in plugins.call_each("commonwatch_cli_commands"):
         for command in commands or ():
             if command.name in app.cli.commands:

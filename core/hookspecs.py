@@ -133,6 +133,18 @@ def commonwatch_blueprints() -> Sequence[Blueprint]:
 
 
 @hookspec
+def commonwatch_api_blueprints() -> Sequence[Blueprint]:
+    """Return the plugin's JSON API operations, on a blueprint named ``<plugin>_api``.
+
+    The core registers each under ``/api/v1/<plugin>``, with the API's token
+    authentication, JSON errors, CSRF exemption and rate limit, and lists its operations
+    in the OpenAPI document. Add operations with ``core.api.api_operation``; a view of
+    the blueprint that is not an operation is refused. Called once while the app is
+    built; a disabled plugin has no API.
+    """
+
+
+@hookspec
 def commonwatch_models() -> Sequence[type]:
     """Return the SQLAlchemy model classes this plugin defines.
 

@@ -659,6 +659,38 @@ class Notice(db.Model):
     error: Mapped[str | None] = mapped_column(String(255))
 
 
+#: What a personal access token may do (the API, docs/api.md).
+TOKEN_SCOPES = ("read", "profile", "reply", "send")
+
+
+class ApiToken(db.Model):
+    """A personal access token for the JSON API, made by a resident or a staff member
+    for themselves. Only a hash of it is kept; it is shown once, when made."""
+
+    __tablename__ = "api_token"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    member_id: Mapped[int | None] = mapped_column(
+        ForeignKey("member.id", ondelete="CASCADE"), index=True)
+    staff_id: Mapped[int | None] = mapped_column(
+        ForeignKey("staff.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    #: SHA-256 of the token, hex: tokens are long and random, so no slow hash is needed.
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    #: The token's first characters, so its owner can tell tokens apart.
+    prefix: Mapped[str] = mapped_column(String(16))
+    #: Space-separated TOKEN_SCOPES.
+    scopes: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    @property
+    def scope_set(self) -> set[str]:
+        """The token's scopes."""
+        return set(self.scopes.split())
+
+
 class MessageRating(db.Model):
     """A resident's verdict on an alert: useful or not. One per member and message; a
     resident may change their mind."""

@@ -230,6 +230,8 @@ class World:
     #: resident id -> route argument -> id of a plugin object named with the resident's
     #: payload (a watch scheme they coordinate, a hidden group they chair, its document).
     plugin_objects: dict[int, dict[str, int]] = field(default_factory=dict)
+    #: API token id -> payload (its name), one per resident, made on the tokens page.
+    api_tokens: dict[int, str] = field(default_factory=dict)
 
     def member_name(self, member_id: int) -> str:
         payload = self.residents.get(member_id)
@@ -343,6 +345,20 @@ def world(app: Flask, county: Any, make_staff: Any, login: Any, outbox: Any) -> 
         for member_id, ids in xss_beat_objects(app, world.staff_visitors()[0].id,
                                                world.residents).items():
             world.plugin_objects.setdefault(member_id, {}).update(ids)
+
+    from core.models import ApiToken
+
+    for member_id, payload in world.residents.items():  # each names a token for an app
+        client = next(v.client for v in world.visitors if v.kind == "member"
+                      and v.id == member_id)
+        response = client.post("/account/api-tokens", data={
+            "name": payload[:100], "scopes": ["read"], "submit": "y"})
+        assert response.status_code == 200, page_problem(response)
+        assert not unescaped(response.get_data(as_text=True)), payload
+        with app.app_context():
+            token = db.session.scalar(select(ApiToken).order_by(ApiToken.id.desc()))
+            assert token.name == payload[:100] and token.member_id == member_id
+            world.api_tokens[token.id] = payload
 
     if "surveys.answer" in app.view_functions:
         for member_id, ids in surveys_objects(app, world).items():
@@ -572,6 +588,8 @@ def values_for(world: World, endpoint: str, argument: str, visitor: Visitor) -> 
         # Every payload is on the first case (surgery_objects): one case's staff pages,
         # with their five forms each, prove the escaping; all twelve only take longer.
         return [next(iter(world.plugin_objects.values()))["case_id"]]
+    if argument == "token_id":  # each resident's API token, named with their payload
+        return list(world.api_tokens) if staff else list(world.api_tokens)[:1]
     if argument in ("survey_id", "question_id"):  # one survey carries every payload
         return [next(iter(world.plugin_objects.values()))[argument]]
     if world.plugin_objects and argument in next(iter(world.plugin_objects.values())):

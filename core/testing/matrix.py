@@ -276,7 +276,9 @@ class AccessMatrix:
         from core.extensions import db
         from core.models import Staff
 
-        if policy == "public":
+        if policy == "public" or policy.startswith("token:"):
+            # API operations take a bearer token, never a session: any actor is as
+            # anonymous as nobody.
             return None
         if policy in ("member", "signed-in"):
             return self.sides[side].actors[f"resident_{side}"]
@@ -578,11 +580,36 @@ def pytest_commonwatch_access_matrix(app: Flask, sides: dict[str, Side]
                               "state": "closed", "assignee": "", "flagged": "y"})
     _public_alerts(app, sides)
     return {
+        "token_id": _api_tokens(app, sides),
         "member_id": {k: s.residents[1] for k, s in sides.items()},
         "staff_id": {k: s.actors[f"officer_{k}"].id for k, s in sides.items()},
         "message_id": messages,
         "reply_id": replies,
     }
+
+
+def _api_tokens(app: Flask, sides: dict[str, Side]) -> dict[str, int]:
+    """An API token of each side's resident, named with the side's surname (a secret),
+    whose revocation is watched."""
+    from core.extensions import db
+    from core.models import ApiToken, Member
+    from core.rest import create_token
+
+    made = {}
+    with app.app_context():
+        for key, side in sides.items():
+            resident = db.session.get(Member, side.residents[0])
+            token, _text = create_token(resident, f"{side.surname} token app", ["read"])
+            db.session.commit()
+            made[key] = token.id
+            side.secrets.add(f"{side.surname} token app")
+
+            def snapshot(token_id: int = token.id) -> Any:
+                found = db.session.get(ApiToken, token_id)
+                return None if found is None else [found.name, found.revoked_at is None]
+
+            side.watch(snapshot)
+    return made
 
 
 def _public_alerts(app: Flask, sides: dict[str, Side]) -> None:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Flask, render_template, request
 from flask_babel import gettext as _
 from redis.exceptions import RedisError
 from werkzeug.exceptions import HTTPException
 
 from core.access import log_denied
+from core.rest import error_response, http_error_response, is_api_request
 
 
 def _page(status: int) -> tuple[str, list[str]]:
@@ -40,8 +43,10 @@ def register_error_pages(app: Flask) -> None:
     """Render HTTP errors (and unexpected exceptions, as 500) with the site's template."""
 
     @app.errorhandler(HTTPException)
-    def http_error(error: HTTPException) -> tuple[str, int]:
+    def http_error(error: HTTPException) -> Any:
         status = error.code or 500
+        if is_api_request():
+            return http_error_response(error)
         if status in (400, 429) and request.url_rule is not None:
             # Refused CSRF tokens and throttled attempts are denials too.
             log_denied(f"{status} {error.description}"[:120])
@@ -56,7 +61,9 @@ def register_error_pages(app: Flask) -> None:
         return render_template("errors/error.html", heading=heading, lines=lines), 503
 
     @app.errorhandler(Exception)
-    def unexpected(error: Exception) -> tuple[str, int]:
+    def unexpected(error: Exception) -> Any:
         app.logger.exception("unhandled error")
+        if is_api_request():
+            return error_response(500, "server_error", "Something went wrong on our side")
         heading, lines = _page(500)
         return render_template("errors/error.html", heading=heading, lines=lines), 500

@@ -147,3 +147,10 @@ def escalate_command() -> None:
 @hookimpl
 def commonwatch_cli_commands() -> list[click.Command]:
     return [surgery_group]
+
+
+@hookimpl
+def commonwatch_api_blueprints() -> list[Blueprint]:
+    from plugins.surgery.api import bp as api_bp
+
+    return [api_bp]

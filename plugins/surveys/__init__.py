@@ -166,3 +166,10 @@ def run_command() -> None:
 @hookimpl
 def commonwatch_cli_commands() -> list[click.Command]:
     return [surveys_group]
+
+
+@hookimpl
+def commonwatch_api_blueprints() -> list[Blueprint]:
+    from plugins.surveys.api import bp as api_bp
+
+    return [api_bp]
