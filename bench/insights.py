@@ -55,6 +55,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import psycopg
+from lib.common import h, sign_in
 from sqlalchemy import create_engine, event, select, text
 from sqlalchemy.engine import make_url
 
@@ -199,9 +200,6 @@ def crimes_csv(tmp: Path, areas: list[dict[str, object]], rows: int,
     return path
 
 
-def h(expr: str, salt: int, n: int) -> str:
-    """SQL: a well-spread, repeatable number from 0 to n - 1 for ``expr`` and ``salt``."""
-    return f"mod(hashint4({expr} * 97 + {salt})::bigint + 2147483648, {n})::int"
 
 
 def seed(url: str, members: int, tmp: Path, areas: list[dict[str, object]]
@@ -379,26 +377,8 @@ def time_refresh(url: str) -> float:
     return refresh_s
 
 
-def form_token(client, path: str) -> dict[str, str]:  # noqa: ANN001 - FlaskClient
-    """The CSRF field of the form on ``path``."""
-    page = client.get(path).get_data(as_text=True)
-    found = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page)
-    return {"csrf_token": found.group(1)} if found else {}
 
 
-def sign_in(client, secret: str) -> None:  # noqa: ANN001 - FlaskClient
-    """Through the app's own pages, CSRF checks and all: password, then two-factor."""
-    from core.testing.pytest_plugin import DEFAULT_PASSWORD, totp_now
-
-    reply = client.post("/staff/sign-in", data={
-        "email": "supervisor@bench.example", "password": DEFAULT_PASSWORD,
-        **form_token(client, "/staff/sign-in")})
-    if reply.status_code != 302:
-        raise SystemExit(f"sign-in failed: {reply.get_data(as_text=True)[:500]}")
-    reply = client.post("/two-factor", data={
-        "code": totp_now(secret), **form_token(client, reply.headers["Location"])})
-    if reply.status_code != 302:
-        raise SystemExit(f"two-factor failed: {reply.get_data(as_text=True)[:500]}")
 
 
 def check_page(reply, seeded: dict[str, object]) -> None:  # noqa: ANN001 - TestResponse

@@ -42,6 +42,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psycopg
+from lib.common import h, sign_in
 from markupsafe import escape
 from sqlalchemy import create_engine, event, select, text
 from sqlalchemy.dialects import postgresql
@@ -102,9 +103,6 @@ def areas_csv(tmp: Path) -> Path:
     return path
 
 
-def h(expr: str, salt: int, n: int) -> str:
-    """SQL: a well-spread, repeatable number from 0 to n - 1 for ``expr`` and ``salt``."""
-    return f"mod(hashint4({expr} * 97 + {salt})::bigint + 2147483648, {n})::int"
 
 
 def answer_sql(question_id: int, kind: str, salt: int, choices: int) -> str:
@@ -224,26 +222,8 @@ def seed(url: str, responses: int, tmp: Path) -> dict[str, object]:
     return found
 
 
-def form_token(client, path: str) -> dict[str, str]:  # noqa: ANN001 - FlaskClient
-    """The CSRF field of the form on ``path``."""
-    page = client.get(path).get_data(as_text=True)
-    found = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page)
-    return {"csrf_token": found.group(1)} if found else {}
 
 
-def sign_in(client, secret: str) -> None:  # noqa: ANN001 - FlaskClient
-    """Through the app's own pages, CSRF checks and all: password, then two-factor."""
-    from core.testing.pytest_plugin import DEFAULT_PASSWORD, totp_now
-
-    reply = client.post("/staff/sign-in", data={
-        "email": "supervisor@bench.example", "password": DEFAULT_PASSWORD,
-        **form_token(client, "/staff/sign-in")})
-    if reply.status_code != 302:
-        raise SystemExit(f"sign-in failed: {reply.get_data(as_text=True)[:500]}")
-    reply = client.post("/two-factor", data={
-        "code": totp_now(secret), **form_token(client, reply.headers["Location"])})
-    if reply.status_code != 302:
-        raise SystemExit(f"two-factor failed: {reply.get_data(as_text=True)[:500]}")
 
 
 def baseline_sql(app, seeded: dict[str, object]) -> str:  # noqa: ANN001 - Flask

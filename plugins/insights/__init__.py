@@ -130,6 +130,15 @@ def refresh_command() -> None:
     click.echo(f"refreshed the figures of {refresh()} areas")
 
 
+def _import(path: str, load: Any, error: type[Exception], done: str) -> None:
+    with open(path, encoding="utf-8-sig", newline="") as fh:
+        try:
+            count = load(fh)
+        except error as exc:
+            raise click.ClickException(str(exc)) from exc
+    click.echo(done.format(count))
+
+
 @insights_group.command("import-lsoa")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
 @with_appcontext
@@ -137,12 +146,7 @@ def import_lsoa_command(path: str) -> None:
     """Link LSOA codes to areas (CSV: lsoa_code,area_code), for crimes without a point."""
     from plugins.insights.crime import CrimeImportError, import_lsoa_links
 
-    with open(path, encoding="utf-8-sig", newline="") as fh:
-        try:
-            count = import_lsoa_links(fh)
-        except CrimeImportError as exc:
-            raise click.ClickException(str(exc)) from exc
-    click.echo(f"linked {count} LSOAs")
+    _import(path, import_lsoa_links, CrimeImportError, "linked {} LSOAs")
 
 
 @insights_group.command("import-indicators")
@@ -152,12 +156,7 @@ def import_indicators_command(path: str) -> None:
     """Set per-area indicators (CSV: area_code,name,value), e.g. imd_decile."""
     from plugins.insights.indicators import IndicatorImportError, import_indicators
 
-    with open(path, encoding="utf-8-sig", newline="") as fh:
-        try:
-            count = import_indicators(fh)
-        except IndicatorImportError as exc:
-            raise click.ClickException(str(exc)) from exc
-    click.echo(f"imported {count} indicators")
+    _import(path, import_indicators, IndicatorImportError, "imported {} indicators")
 
 
 @hookimpl
