@@ -26,14 +26,16 @@ lint: $(BIN)/.installed
 	$(BIN)/ruff check .
 
 # On the database the environment names (PostgreSQL and Redis in CI), then, when that
-# was PostgreSQL, once more on SQLite with in-process jobs. Tests run in one process per
-# core (pytest-xdist; each has its own databases): TEST_WORKERS=0 runs them in one.
+# was PostgreSQL, once more on SQLite with in-process jobs, leaving out the browser tests
+# and the whole-app walks (marked "walk": their SQL does not differ by database, and they
+# ran on PostgreSQL just before). Tests run in one process per core (pytest-xdist; each
+# has its own databases): TEST_WORKERS=0 runs them in one.
 TEST_WORKERS ?= auto
 test: $(BIN)/.installed chromium lint
 	$(BIN)/pytest -n $(TEST_WORKERS)
 	@if [ -n "$$COMMONWATCH_TEST_DATABASE_URL" ]; then \
 	  echo "== again on SQLite, jobs in-process =="; \
-	  COMMONWATCH_TEST_DATABASE_URL= COMMONWATCH_TEST_REDIS_URL= $(BIN)/pytest -n $(TEST_WORKERS) -m "not browser"; \
+	  COMMONWATCH_TEST_DATABASE_URL= COMMONWATCH_TEST_REDIS_URL= $(BIN)/pytest -n $(TEST_WORKERS) -m "not browser and not walk"; \
 	fi
 
 # Re-extract the message catalogue after changing user-facing text, then compile it.

@@ -11,7 +11,7 @@ from typing import Any
 import wtforms
 from flask import url_for
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import or_, select
+from sqlalchemy import false, or_, select
 
 from core.areas import within
 from core.extensions import db
@@ -83,7 +83,19 @@ def commonwatch_targeting_rules() -> Sequence[TargetingRule]:
     return [
         TargetingRule("core.area", _l("Area"), _AreaRuleForm, _area_rule),
         TargetingRule("core.interest", _l("Watch type"), _InterestRuleForm, _interest_rule),
+        TargetingRule("core.present", _l("People currently in an area (who share their "
+                                         "location)"), _AreaRuleForm, _present_rule),
     ]
+
+
+def _present_rule(params: dict[str, Any]) -> RuleFilter:
+    from core.locations import present_in
+
+    codes = [c.strip() for c in str(params.get("codes", "")).split(",") if c.strip()]
+    areas = list(db.session.scalars(select(Area).where(Area.code.in_(codes))))
+    names = ", ".join(a.name for a in areas) or "no known area"
+    ids = present_in(areas)
+    return RuleFilter(Member.id.in_(ids) if ids else false(), f"currently in {names}")
 
 
 @hookimpl(trylast=True)

@@ -49,6 +49,7 @@ from core.archive import sender_details
 from core.emails import LinkSigner, mail_sender, save_to_outbox, unsubscribe_links, unsubscribe_url
 from core.extensions import db, mail
 from core.links import fill_personal_link, personal_links
+from core.locations import forget_expired
 from core.models import (
     Delivery,
     DevOutbox,
@@ -709,6 +710,8 @@ def sweep(stuck_after_seconds: int | None = None) -> int:
         .where(Delivery.state == "sending", Delivery.claimed_at < cutoff)
         .values(state="queued")
     ).rowcount
+    # Shared positions are kept only until they expire (core.locations).
+    forget_expired()
     db.session.commit()
     from core.messaging import is_due, send_due_messages
 

@@ -28,6 +28,7 @@ from core.models import (
     MemberConsent,
     MemberFieldValue,
     MemberInterest,
+    MemberLocation,
     Message,
     MessageRating,
     Notice,
@@ -311,6 +312,13 @@ def personal_data(member: Member) -> dict[str, Any]:
         select(Notice).where(Notice.member_id == member.id).order_by(Notice.at, Notice.id))
     record["notices"] = [{"subject": n.subject, "text": n.text, "link": n.link,
                           "at": _iso(n.at), "sent_by": n.channels} for n in notices]
+    location = db.session.get(MemberLocation, member.id)
+    record["location_sharing"] = {
+        "enabled": member.location_alerts,
+        "last_position": None if location is None else {
+            "latitude": location.latitude, "longitude": location.longitude,
+            "reported_at": _iso(location.reported_at), "expires_at": _iso(location.expires_at)},
+    }
     contributed = current_app.extensions["commonwatch"].plugins.call_each(
         "commonwatch_member_data", member=member)
     record["plugins"] = {plugin: data for plugin, data in contributed if data}

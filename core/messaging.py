@@ -46,6 +46,7 @@ from sqlalchemy import (
 
 from core.areas import within
 from core.extensions import db
+from core.locations import PRESENT_RULE, present_in_scope
 from core.models import (
     Area,
     Delivery,
@@ -208,8 +209,12 @@ def resolve(target: Target, sender: Sender, priority: int, category: str | None 
     """
     errors: dict[str, str] = {}
     words: list[str] = []
+    scope = member_scope(sender)
+    if any(rule.get("name") == PRESENT_RULE for rule in target.rules):
+        # People currently in the sender's areas count too, wherever they live.
+        scope = or_(scope, present_in_scope(sender))
     conditions: list[ColumnElement[bool]] = [
-        member_scope(sender),
+        scope,
         reachable(),
         Member.min_priority >= priority,
     ]

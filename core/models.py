@@ -15,6 +15,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Integer,
     String,
@@ -139,6 +140,10 @@ class Member(UserMixin, db.Model):
                                               server_default=false())
     #: Optional demographics the member gave; keys in docs/members-and-staff.md.
     demographics: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    #: They let their app report where they are, for alerts to "people currently in an
+    #: area" (core.locations).
+    location_alerts: Mapped[bool] = mapped_column(Boolean, default=False,
+                                                  server_default=false())
     privacy_notice_version: Mapped[str] = mapped_column(String(20))
     privacy_accepted_at: Mapped[datetime] = mapped_column(UTCDateTime)
     email_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -657,6 +662,19 @@ class Notice(db.Model):
     channels: Mapped[str] = mapped_column(String(64), default="")
     #: Why it could not go out (or over some channel), if so.
     error: Mapped[str | None] = mapped_column(String(255))
+
+
+class MemberLocation(db.Model):
+    """Where a member who shares their location last was, coarsened, until it expires."""
+
+    __tablename__ = "member_location"
+
+    member_id: Mapped[int] = mapped_column(
+        ForeignKey("member.id", ondelete="CASCADE"), primary_key=True)
+    latitude: Mapped[float] = mapped_column(Float)
+    longitude: Mapped[float] = mapped_column(Float)
+    reported_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 
 
 #: What a personal access token may do (the API, docs/api.md).

@@ -20,6 +20,9 @@ from core.testing.matrix import (
     is_sign_in_redirect,
 )
 
+#: Walks every route of the app: run once, on PostgreSQL in CI (see the Makefile).
+pytestmark = pytest.mark.walk
+
 
 def leaked(body: str, secrets: set[str]) -> list[str]:
     lowered = body.lower()

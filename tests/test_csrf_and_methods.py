@@ -9,6 +9,9 @@ import pytest
 
 from core.testing.matrix import csrf_token, database_changes, each_actor
 
+#: Walks every route of the app: run once, on PostgreSQL in CI (see the Makefile).
+pytestmark = pytest.mark.walk
+
 #: Views that accept a POST without a CSRF token, each with its reason (docs/security.md).
 EXPECTED_EXEMPT_VIEWS: dict[str, str] = {
     "core.views.account.unsubscribe": "RFC 8058 one-click unsubscribe: mail clients POST "

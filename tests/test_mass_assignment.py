@@ -18,6 +18,9 @@ from core.security import check_password, hash_password
 from core.testing.matrix import database_changes
 from core.testing.pytest_plugin import DEFAULT_PASSWORD
 
+#: Walks every route of the app: run once, on PostgreSQL in CI (see the Makefile).
+pytestmark = pytest.mark.walk
+
 INJECTED_PASSWORD = "an injected password"
 INJECTED_TOTP = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 NEW_PASSWORD = "a brand new password"

@@ -91,7 +91,7 @@ def test_none_disables_every_plugin(make_app):
     app = make_app(PLUGINS="none")
     registry = app.extensions["commonwatch"].registry
     assert registry.watch_types == {}
-    assert set(registry.targeting_rules) == {"core.area", "core.interest"}
+    assert set(registry.targeting_rules) == {"core.area", "core.interest", "core.present"}
 
 
 def test_an_unknown_plugin_name_is_refused_naming_it(make_app):

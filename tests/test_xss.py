@@ -46,6 +46,9 @@ from core.models import Member, Message, Organisation, Postcode, Staff
 from core.security import make_token, password_fingerprint
 from core.testing.pytest_plugin import postcode_in
 
+#: Walks every route of the app: run once, on PostgreSQL in CI (see the Makefile).
+pytestmark = pytest.mark.walk
+
 WARD_A = "E05900001"
 DISTRICT = "E07900001"
 FORCE = "E10900001"

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from core.access import has_permission
 from core.extensions import db
 from core.links import fill_personal_link, personal_url
+from core.locations import LocationRefused, record, stop_sharing
 from core.messaging import (
     Target,
     TargetError,
@@ -87,6 +88,7 @@ class MeSchema(Schema):
     interests = fields.List(fields.String())
     min_priority = fields.Integer()
     digest_only = fields.Boolean()
+    location_alerts = fields.Boolean()
     role = fields.String()
     organisation = fields.String()
     areas = fields.List(fields.Nested(AreaRef))
@@ -217,7 +219,8 @@ def _me(owner: Member | Staff) -> dict[str, Any]:
                 "language": owner.language, "postcode": owner.postcode, "phone": owner.phone,
                 "area": _ref(owner.area), "channels": sorted(c.channel for c in owner.channels),
                 "interests": sorted(i.watch_type for i in owner.interests),
-                "min_priority": owner.min_priority, "digest_only": owner.digest_only}
+                "min_priority": owner.min_priority, "digest_only": owner.digest_only,
+                "location_alerts": owner.location_alerts}
     return {"id": owner.id, "kind": "staff", "name": owner.name, "email": owner.email,
             "role": owner.role, "organisation": owner.organisation.slug,
             "areas": [_ref(a) for a in sorted(owner.areas, key=lambda a: a.code)]}
@@ -245,6 +248,58 @@ def set_preferences(owner: Member, body: dict[str, Any]) -> dict[str, Any]:
     owner.interests = [MemberInterest(watch_type=w) for w in interests]
     db.session.commit()
     return _me(owner)
+
+
+class SharingBody(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    enabled = fields.Boolean(required=True)
+
+
+class PositionBody(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    latitude = fields.Float(required=True, allow_nan=False,
+                            validate=validate.Range(min=-90, max=90))
+    longitude = fields.Float(required=True, allow_nan=False,
+                             validate=validate.Range(min=-180, max=180))
+
+
+class PositionSchema(Schema):
+    latitude = fields.Float(required=True)
+    longitude = fields.Float(required=True)
+    expires_at = fields.DateTime(required=True)
+
+
+@operation(bp, "/me/location-sharing", "PUT",
+           summary="Turn sharing the device's position on or off (off forgets it)",
+           scope="profile", who="member", body=SharingBody(), response=MeSchema(),
+           tags=["me"], errors=ERRORS)
+def set_location_sharing(owner: Member, body: dict[str, Any]) -> dict[str, Any]:
+    if body["enabled"]:
+        owner.location_alerts = True
+    else:
+        stop_sharing(owner)
+    db.session.commit()
+    return _me(owner)
+
+
+@operation(bp, "/me/location", "PUT",
+           summary="Report where the device is, for alerts to people in an area",
+           scope="profile", who="member", body=PositionBody(), response=PositionSchema(),
+           tags=["me"], errors=(*ERRORS, 409))
+def set_location(owner: Member, body: dict[str, Any]) -> dict[str, Any]:
+    try:
+        kept = record(owner, body["latitude"], body["longitude"])
+    except LocationRefused as exc:
+        raise ApiError(409, "location_sharing_off",
+                       "Turn location sharing on first (PUT /api/v1/me/location-sharing)"
+                       ) from exc
+    db.session.commit()
+    return {"latitude": kept.latitude, "longitude": kept.longitude,
+            "expires_at": kept.expires_at}
 
 
 @operation(bp, "/areas", "GET", summary="The areas, a page at a time", scope="read",

@@ -98,7 +98,7 @@ MODE_LABELS = [
     ("exclude", _l("Leave out people who match")),
 ]
 #: Rules the form offers as fields of their own.
-BUILT_IN_RULES = ("core.area", "core.interest")
+BUILT_IN_RULES = ("core.area", "core.interest")  # core.present is offered as a rule
 
 
 class MessageForm(FlaskForm):
