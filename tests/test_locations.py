@@ -128,3 +128,52 @@ def test_a_shared_position_is_in_the_members_download(app, make_member, login):
     data = login(app.test_client(), member=member).get("/account/my-data.json").get_json()
     assert data["location_sharing"]["enabled"] is True
     assert data["location_sharing"]["last_position"]["latitude"] == 51.93
+
+
+def test_a_resident_turns_sharing_on_and_off_on_the_preferences_page(app, make_member, login):
+    member = make_member(area=ELSEWHERE)
+    client = login(app.test_client(), member=member)
+    page = client.get("/account/preferences").get_data(as_text=True)
+    assert "Share where I am" in page and "data-location-control" not in page
+    # Reporting before choosing to share keeps nothing.
+    refused = client.post("/account/location", json={"latitude": IN_WARD[0],
+                                                     "longitude": IN_WARD[1]})
+    assert refused.status_code == 409
+    # A bare POST changes nothing; the button does.
+    assert client.post("/account/location-sharing").status_code == 302
+    with app.app_context():
+        assert db.session.get(Member, member).location_alerts is False
+    client.post("/account/location-sharing", data={"sharing": "on"})
+    page = client.get("/account/preferences").get_data(as_text=True)
+    assert "Stop sharing where I am" in page and "data-location-control" in page
+    kept = client.post("/account/location", json={"latitude": 51.93456,
+                                                  "longitude": -0.57321})
+    assert kept.status_code == 200 and kept.get_json()["latitude"] == 51.93
+    assert client.post("/account/location", json={"latitude": "north"}).status_code == 400
+    client.post("/account/location-sharing", data={"sharing": "off"})
+    with app.app_context():
+        assert db.session.get(Member, member).location_alerts is False
+        assert db.session.get(MemberLocation, member) is None
+
+
+@pytest.mark.browser
+def test_the_web_app_reports_where_the_device_is(app, live_server, make_member, make_staff,
+                                                 make_browser_page, reached):
+    from core.testing.pytest_plugin import DEFAULT_PASSWORD
+
+    app.config["BASE_URL"] = live_server
+    member = make_member(area=ELSEWHERE, email="walker@example.org")
+    officer = make_staff("officer", areas=[WARD])
+    page = make_browser_page(geolocation={"latitude": IN_WARD[0], "longitude": IN_WARD[1]},
+                             permissions=["geolocation"])
+    page.goto(f"{live_server}/sign-in")
+    page.get_by_label("Email address", exact=True).fill("walker@example.org")
+    page.get_by_label("Password", exact=True).fill(DEFAULT_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.goto(f"{live_server}/account/preferences")
+    page.get_by_role("button", name="Share where I am").click()
+    page.goto(f"{live_server}/account/preferences")
+    from playwright.sync_api import expect
+
+    expect(page.get_by_text("This device has told us where it is.")).to_be_visible()
+    assert present(reached, officer) == {member}

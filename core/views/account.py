@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 from flask import (
@@ -10,6 +11,7 @@ from flask import (
     Response,
     abort,
     flash,
+    jsonify,
     redirect,
     render_template,
     request,
@@ -18,6 +20,7 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_login import current_user
+from flask_wtf import FlaskForm
 from sqlalchemy import select
 from werkzeug.wrappers import Response as BaseResponse
 from wtforms import SelectMultipleField
@@ -47,6 +50,7 @@ from core.forms import (
 )
 from core.jobs import enqueue
 from core.links import fill_personal_link, personal_url
+from core.locations import LocationRefused, record, stop_sharing
 from core.members import (
     create_member,
     email_taken,
@@ -205,6 +209,47 @@ def preferences() -> str | BaseResponse:
         flash(_("Your preferences have been saved"), "success")
         return redirect(url_for("account.index"))
     return render_template("account/preferences.html", form=form, member=member)
+
+
+@bp.post("/account/location-sharing")
+@member_required
+def location_sharing() -> BaseResponse:
+    """Turn sharing where the resident's device is on or off (off forgets the position);
+    only the button's value changes anything."""
+    member = current_user._get_current_object()
+    choice = request.form.get("sharing")
+    if FlaskForm().validate_on_submit() and choice in ("on", "off"):
+        if choice == "on":
+            member.location_alerts = True
+            flash(_("While your preferences page is open, this device tells us where it is"),
+                  "success")
+        else:
+            stop_sharing(member)
+            flash(_("You no longer share where you are, and we have forgotten it"), "success")
+        db.session.commit()
+    return redirect(url_for("account.preferences") + "#location")
+
+
+@bp.post("/account/location")
+@member_required
+def report_location() -> tuple[Response, int]:
+    """Keep where the resident's device is now (JSON ``{"latitude", "longitude"}``),
+    coarsened; 409 while sharing is off, 400 for anything that is not a position."""
+    member = current_user._get_current_object()
+    data = request.get_json(silent=True)
+    try:
+        latitude, longitude = float(data["latitude"]), float(data["longitude"])
+        if not (math.isfinite(latitude) and math.isfinite(longitude)):
+            raise ValueError
+    except (TypeError, KeyError, ValueError):
+        return jsonify({"error": "send {\"latitude\": ..., \"longitude\": ...}"}), 400
+    try:
+        kept = record(member, latitude, longitude)
+    except LocationRefused as exc:
+        return jsonify({"error": str(exc)}), 409
+    db.session.commit()
+    return jsonify({"latitude": kept.latitude, "longitude": kept.longitude,
+                    "expires_at": kept.expires_at.isoformat()}), 200
 
 
 @bp.route("/account/email", methods=["GET", "POST"])
