@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
+from sqlalchemy import select
 
 from core.api import Staff, db
 from core.testing.browser import sign_in_staff
@@ -67,7 +68,7 @@ def test_the_supervisor_sees_where_to_focus_on_a_map_and_drills_down(
     assert len(set(fills)) >= 3, fills
     box = the_map.bounding_box()
     assert box is not None and box["width"] > 200 and box["height"] > 200
-    # The table beside it has the same wards, in alphabetical order.
+    # The table with the map has the same wards, in alphabetical order.
     expect(page.locator("#areas tbody th")).to_have_text(
         ["Ashendry North", "Ashendry South", "Church End", "Kingsmead"])
 
@@ -100,3 +101,20 @@ def test_the_supervisor_sees_where_to_focus_on_a_map_and_drills_down(
     assert errors == []
     # axe-core checked the district page (and checks the last one at teardown).
     assert district_url in page.checked_urls
+
+
+def test_the_areas_table_scrolls_within_a_phone_screen(app, ashendry, live_server,
+                                                        make_browser_page):
+    """WCAG 1.4.10: on a 375 px screen the page itself never scrolls sideways."""
+    from plugins.insights.tests.test_insights import ASHENDRY
+
+    app.config["BASE_URL"] = live_server
+    with app.app_context():
+        secret = db.session.scalar(select(Staff.totp_secret).where(
+            Staff.id == ashendry["supervisor"]))
+        email = db.session.get(Staff, ashendry["supervisor"]).email
+    phone = make_browser_page(viewport={"width": 375, "height": 740})
+    sign_in_staff(phone, live_server, email, secret)
+    phone.goto(f"{live_server}/insights/?area={ASHENDRY}")
+    expect(phone.locator("#areas")).to_be_attached()
+    assert phone.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
