@@ -55,8 +55,8 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import psycopg
-from lib.common import h, sign_in
-from sqlalchemy import create_engine, event, select, text
+from lib.common import drop_database, h, sign_in
+from sqlalchemy import event, select, text
 from sqlalchemy.engine import make_url
 
 MEMBERS = 170_000
@@ -513,12 +513,6 @@ def measure(url: str, seeded: dict[str, object], runs: int, warmups: int
     }
 
 
-def drop_database(url: str) -> None:
-    target = make_url(url)
-    admin = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)'))
-    admin.dispose()
 
 
 def main() -> None:

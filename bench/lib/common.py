@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import re
 
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
 
 def h(expr: str, salt: int, n: int) -> str:
     """SQL: a well-spread, repeatable number from 0 to n - 1 for ``expr`` and ``salt``."""
@@ -31,3 +34,12 @@ def sign_in(client, secret: str, email: str = "supervisor@bench.example") -> Non
         "code": totp_now(secret), **form_token(client, reply.headers["Location"])})
     if reply.status_code != 302:
         raise SystemExit(f"two-factor failed: {reply.get_data(as_text=True)[:500]}")
+
+
+def drop_database(url: str) -> None:
+    """Drop the benchmark's scratch database, even with connections still open."""
+    target = make_url(url)
+    admin = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)'))
+    admin.dispose()

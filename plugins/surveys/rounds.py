@@ -151,6 +151,13 @@ def first_message(round_: Round) -> Message | None:
     return db.session.get(Message, first.message_id) if first and first.message_id else None
 
 
+def _copied_fields(message: Message) -> dict[str, Any]:
+    """The words, category and priority of an invitation, for the next one."""
+    return {k: getattr(message, k) for k in (
+        "title", "body", "plain_text", "title_cy", "body_cy", "plain_text_cy",
+        "category", "priority")}
+
+
 def is_open(round_: Round, at: datetime | None = None) -> bool:
     """Whether the round takes answers at ``at`` (now)."""
     at = at or utcnow()
@@ -179,11 +186,8 @@ def send_due_batches(at: datetime | None = None) -> int:
         db.session.flush()
         chose = choose_batch(round_, batch, sender, first.category, first.priority,
                              round_.invite_days - day)
-        fields = {k: getattr(first, k) for k in (
-            "title", "body", "plain_text", "title_cy", "body_cy", "plain_text_cy",
-            "category", "priority")}
         message = create_message(sender, target=_batch_target(round_, batch), public=False,
-                                 **fields)
+                                 **_copied_fields(first))
         db.session.add(message)
         db.session.flush()
         batch.message_id = message.id
@@ -216,11 +220,9 @@ def start_due_rounds(at: datetime | None = None) -> int:
         previous = first_message(last)
         if at < due or sender is None or not sender.active or previous is None:
             continue
-        fields = {k: getattr(previous, k) for k in (
-            "title", "body", "plain_text", "title_cy", "body_cy", "plain_text_cy",
-            "category", "priority")}
         try:
-            round_ = start_round(survey, sender, Target.from_json(last.target), fields,
+            round_ = start_round(survey, sender, Target.from_json(last.target),
+                                 _copied_fields(previous),
                                  invite_days=last.invite_days, scheduled=True)
         except TargetError:
             db.session.rollback()

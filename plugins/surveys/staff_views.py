@@ -301,10 +301,13 @@ def edit_survey(survey_id: int) -> str | Response:
 @staff_required(MANAGE)
 def staff_survey(survey_id: int) -> str:
     """A survey: its questions by section, its rounds, and what can be done next."""
-    survey = get_survey(survey_id)
+    return _survey_page(get_survey(survey_id), SectionForm(formdata=None))
+
+
+def _survey_page(survey: Survey, section_form: SectionForm) -> str:
     return render_template(
         "surveys/staff_survey.html", survey=survey, started=_started(survey),
-        section_form=SectionForm(formdata=None), delete_form=ConfirmForm(formdata=None),
+        section_form=section_form, delete_form=ConfirmForm(formdata=None),
         kinds=KIND_LABELS, is_open=is_open, first_message=first_message,
         public_url=url_for("surveys.public_answer", token=survey.public_key, _external=True))
 
@@ -331,11 +334,7 @@ def add_section(survey_id: int) -> str | Response:
                                        position=len(survey.sections)))
         db.session.commit()
         return redirect(url_for("surveys.staff_survey", survey_id=survey.id))
-    return render_template(
-        "surveys/staff_survey.html", survey=survey, started=False, section_form=form,
-        delete_form=ConfirmForm(formdata=None), kinds=KIND_LABELS, is_open=is_open,
-        first_message=first_message,
-        public_url=url_for("surveys.public_answer", token=survey.public_key, _external=True))
+    return _survey_page(survey, form)
 
 
 @bp.route("/staff/<int:survey_id>/questions/new", methods=["GET", "POST"])
